@@ -1,0 +1,50 @@
+package protocol
+
+import "fmt"
+
+// Close codes sent by a relay (docs/protocol.md, section 4.4).
+const (
+	CloseNormal        = 1000
+	CloseGoingAway     = 1001
+	CloseTooLarge      = 1009
+	CloseBadFrame      = 4000
+	CloseBadEnvelope   = 4001
+	CloseWrongPassword = 4003
+	CloseNotFound      = 4004
+	CloseRoomFull      = 4005
+	CloseSessionEnded  = 4007
+	CloseExpired       = 4008
+	ClosePurged        = 4009
+	CodeNotAllowed     = 4010 // in an ERROR frame; the socket stays open
+	CloseTooSlow       = 4011
+	CloseTooMany       = 4029
+)
+
+// Reject is a refusal that ends a socket: the close code and the reason a
+// person reads. The relay turns it into a WebSocket close in one place.
+type Reject struct {
+	Code   int
+	Reason string
+}
+
+func (r *Reject) Error() string { return fmt.Sprintf("close %d: %s", r.Code, r.Reason) }
+
+// Rejections with fixed reasons.
+var (
+	ErrWrongPassword = &Reject{CloseWrongPassword, "wrong password"}
+	ErrNotFound      = &Reject{CloseNotFound, "room not found"}
+	ErrRoomFull      = &Reject{CloseRoomFull, "room full"}
+	ErrSessionEnded  = &Reject{CloseSessionEnded, "session ended"}
+	ErrExpired       = &Reject{CloseExpired, "room expired"}
+	ErrPurged        = &Reject{ClosePurged, "room purged"}
+	ErrTooSlow       = &Reject{CloseTooSlow, "too slow"}
+	ErrTooMany       = &Reject{CloseTooMany, "too many attempts"}
+	ErrGoingAway     = &Reject{CloseGoingAway, "server going away"}
+	ErrLoggedOut     = &Reject{CloseNormal, "logged out"}
+)
+
+// BadFrame is the rejection for a malformed or unexpected frame.
+func BadFrame(why string) *Reject { return &Reject{CloseBadFrame, "bad frame: " + why} }
+
+// BadEnvelope is the rejection for an envelope that does not fit its socket.
+func BadEnvelope(why string) *Reject { return &Reject{CloseBadEnvelope, "bad envelope: " + why} }

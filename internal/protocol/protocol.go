@@ -1,0 +1,139 @@
+// Package protocol defines veil's wire frames and the envelope header: types,
+// encoding, decoding and limits. It does no I/O and never decrypts: the
+// header is all a relay may read, and the rest of an envelope is opaque here.
+// docs/protocol.md is the specification this package implements.
+package protocol
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Frame types. ENVELOPE has the same type in both directions so a relay can
+// forward the exact bytes it received.
+const (
+	TypeJoin     byte = 0x01
+	TypeResume   byte = 0x02
+	TypeEnvelope byte = 0x03
+	TypePurge    byte = 0x04
+	TypeLogout   byte = 0x05
+	TypeWelcome  byte = 0x81
+	TypeLeft     byte = 0x82
+	TypeError    byte = 0x83
+)
+
+// Envelope kinds.
+const (
+	KindHello byte = 1
+	KindMsg   byte = 2
+	KindDM    byte = 3
+)
+
+// Sizes and limits of version 1.
+const (
+	Version     = 1
+	RIDLen      = 16
+	KeyLen      = 32
+	TokenLen    = 32
+	HeaderLen   = 40
+	NonceLen    = 12
+	TagLen      = 16
+	SigLen      = 64
+	MinEnvelope = HeaderLen + NonceLen + TagLen + SigLen // 132
+	MaxPadded   = 65536
+	// MaxEnvelope is the largest envelope: the largest padded plaintext.
+	MaxEnvelope = HeaderLen + NonceLen + MaxPadded + TagLen + SigLen
+	// MaxFrame is the largest frame a relay accepts.
+	MaxFrame = 1 + MaxEnvelope
+	MaxHello = 1024
+	MaxMeta  = 1024
+)
+
+// Purge policies, as carried in WELCOME.
+const (
+	PolicyAnyone byte = 0
+	PolicyOwner  byte = 1
+)
+
+// Reasons carried by LEFT.
+const (
+	LeftClosed    byte = 1
+	LeftLoggedOut byte = 2
+	LeftDropped   byte = 3
+	LeftTooSlow   byte = 4
+)
+
+// ErrMalformed is wrapped by every decoding error.
+var ErrMalformed = errors.New("malformed frame")
+
+func malformed(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
+}
+
+// RID is a room identifier: the first 16 bytes of HKDF(S, "veil/room-id").
+type RID [RIDLen]byte
+
+// Header is the fixed, readable part of an envelope.
+type Header struct {
+	Version byte
+	Suite   byte
+	Kind    byte
+	Flags   byte
+	RID     RID
+	Sender  uint32
+	To      uint32
+	Epoch   uint32
+	Seq     uint64
+}
+
+// ParseHeader reads the header of env. It checks only the length and the
+// fields every version-1 envelope must have; whether the header fits a room
+// and a sender is the relay's business.
+func ParseHeader(env []byte) (Header, error) {
+	var h Header
+	if len(env) < MinEnvelope {
+		return h, malformed("envelope of %d bytes, want at least %d", len(env), MinEnvelope)
+	}
+	if len(env) > MaxEnvelope {
+		return h, malformed("envelope of %d bytes, want at most %d", len(env), MaxEnvelope)
+	}
+	h.Version = env[0]
+	h.Suite = env[1]
+	h.Kind = env[2]
+	h.Flags = env[3]
+	copy(h.RID[:], env[4:20])
+	h.Sender = binary.BigEndian.Uint32(env[20:24])
+	h.To = binary.BigEndian.Uint32(env[24:28])
+	h.Epoch = binary.BigEndian.Uint32(env[28:32])
+	h.Seq = binary.BigEndian.Uint64(env[32:40])
+	if h.Version != Version {
+		return h, malformed("envelope version %d", h.Version)
+	}
+	if h.Flags != 0 {
+		return h, malformed("envelope flags %#x", h.Flags)
+	}
+	switch h.Kind {
+	case KindHello, KindMsg:
+		if h.To != 0 {
+			return h, malformed("kind %d envelope addressed to %d", h.Kind, h.To)
+		}
+	case KindDM:
+		if h.To == 0 {
+			return h, malformed("direct message without recipient")
+		}
+	default:
+		return h, malformed("envelope kind %d", h.Kind)
+	}
+	return h, nil
+}
+
+// AppendHeader appends the 40-byte encoding of h to b.
+func AppendHeader(b []byte, h Header) []byte {
+	b = append(b, h.Version, h.Suite, h.Kind, h.Flags)
+	b = append(b, h.RID[:]...)
+	b = binary.BigEndian.AppendUint32(b, h.Sender)
+	b = binary.BigEndian.AppendUint32(b, h.To)
+	b = binary.BigEndian.AppendUint32(b, h.Epoch)
+	return binary.BigEndian.AppendUint64(b, h.Seq)
+}
