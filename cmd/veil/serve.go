@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"veil/internal/relay"
+	"veil/internal/room"
+	"veil/internal/web"
+)
+
+// serveConfig is everything `veil serve` is told by its flags.
+type serveConfig struct {
+	addr       string
+	maxTTL     time.Duration
+	maxMembers int
+	maxRooms   int
+	tlsCert    string
+	tlsKey     string
+	verbose    bool
+}
+
+func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
+	var c serveConfig
+	fs := flag.NewFlagSet("veil serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "`HOST:PORT` to listen on; port 0 picks a free port")
+	fs.DurationVar(&c.maxTTL, "max-ttl", room.DefaultLimits.MaxTTL, "longest room lifetime a creator may ask for (at least 10s); longer asks are lowered to it")
+	fs.IntVar(&c.maxMembers, "max-members", room.DefaultLimits.MaxMembers, "most sessions in one room; more joins are refused with 4005 \"room full\"")
+	fs.IntVar(&c.maxRooms, "max-rooms", room.DefaultLimits.MaxRooms, "most rooms this process holds; more creations get 503")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate `FILE`; with --tls-key, serve HTTPS and WSS")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key `FILE` for --tls-cert")
+	fs.BoolVar(&c.verbose, "v", false, "log debug lines (never addresses, aliases or room ids)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: veil serve [flags]
+
+Runs a veil relay and its embedded web client. All state is in memory: rooms,
+members and messages vanish when a room ends or the process stops, and the
+server writes no file. It relays end-to-end-encrypted envelopes it cannot read.
+Ctrl-C shuts down cleanly: members are told the server is going away.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.maxTTL < room.MinTTL {
+		return c, fmt.Errorf("--max-ttl %v is below the 10s minimum", c.maxTTL)
+	}
+	if c.maxMembers < 2 || c.maxRooms < 1 {
+		return c, errors.New("--max-members must be at least 2 and --max-rooms at least 1")
+	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return c, errors.New("--tls-cert and --tls-key go together")
+	}
+	return c, nil
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseServe(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "veil serve: %v\n", err)
+		return 2
+	}
+	level := slog.LevelInfo
+	if cfg.verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	rooms := room.NewRegistry(room.Limits{MaxRooms: cfg.maxRooms, MaxMembers: cfg.maxMembers, MaxTTL: cfg.maxTTL})
+	rel := relay.NewServer(rooms, logger, relay.DefaultOptions)
+	srv := &http.Server{
+		Handler:           web.Handler(web.Config{Rooms: rooms, Relay: rel, TLS: cfg.tlsCert != ""}),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          log.New(scrubber{logger}, "", 0),
+	}
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "veil serve: %v\n", err)
+		return 1
+	}
+	scheme := "http"
+	if cfg.tlsCert != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(stdout, "veil: serving on %s://%s/\n", scheme, ln.Addr())
+
+	errc := make(chan error, 1)
+	go func() {
+		if cfg.tlsCert != "" {
+			errc <- srv.ServeTLS(ln, cfg.tlsCert, cfg.tlsKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		fmt.Fprintf(stderr, "veil serve: %v\n", err)
+		return 1
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	code := 0
+	if err := rel.Shutdown(sctx); err != nil {
+		logger.Warn("shutdown", "err", err)
+		code = 1
+	}
+	if err := srv.Shutdown(sctx); err != nil {
+		logger.Warn("shutdown", "err", err)
+		code = 1
+	}
+	<-errc
+	fmt.Fprintln(stdout, "veil: stopped")
+	return code
+}

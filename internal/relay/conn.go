@@ -1,0 +1,258 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/coder/websocket"
+
+	"veil/internal/protocol"
+	"veil/internal/room"
+)
+
+// conn is one socket. The serve goroutine reads; writeLoop owns all writes.
+type conn struct {
+	// set at construction
+	s    *Server
+	ws   *websocket.Conn
+	out  chan []byte
+	done chan struct{} // closed by Close
+
+	closeOnce sync.Once
+	why       *protocol.Reject // written once before done is closed
+}
+
+// Send queues frame without blocking. It reports false when the queue is
+// full or the socket is closing.
+func (c *conn) Send(frame []byte) bool {
+	select {
+	case <-c.done:
+		return false
+	default:
+	}
+	select {
+	case c.out <- frame:
+		return true
+	default:
+		return false
+	}
+}
+
+// Close ends the socket with r once the frames already queued are written.
+func (c *conn) Close(r *protocol.Reject) {
+	c.closeOnce.Do(func() {
+		c.why = r
+		close(c.done)
+	})
+}
+
+// closeReason trims a reason to the 123 bytes a close frame may carry.
+func closeReason(s string) string {
+	for len(s) > 123 {
+		_, n := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-n]
+	}
+	return s
+}
+
+// writeLoop writes queued frames until Close, then drains what is queued,
+// sends the close frame and returns.
+func (c *conn) writeLoop(ctx context.Context) {
+	write := func(b []byte) bool {
+		wctx, cancel := context.WithTimeout(ctx, c.s.opt.WriteTimeout)
+		defer cancel()
+		return c.ws.Write(wctx, websocket.MessageBinary, b) == nil
+	}
+	for {
+		select {
+		case b := <-c.out:
+			if !write(b) {
+				c.Close(protocol.ErrTooSlow)
+				c.ws.CloseNow()
+				return
+			}
+		case <-c.done:
+			for {
+				select {
+				case b := <-c.out:
+					if !write(b) {
+						c.ws.CloseNow()
+						return
+					}
+					continue
+				default:
+				}
+				break
+			}
+			c.ws.Close(websocket.StatusCode(c.why.Code), closeReason(c.why.Reason))
+			return
+		}
+	}
+}
+
+// serve runs the socket: admission, then the read loop. It returns when the
+// socket is closed and its writer has finished.
+func (c *conn) serve(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.writeLoop(ctx)
+	}()
+	defer func() {
+		<-writerDone
+		c.ws.CloseNow()
+	}()
+
+	rm, m, err := c.admit(ctx)
+	if err != nil {
+		c.reject(err)
+		return
+	}
+	for {
+		typ, b, err := c.ws.Read(ctx)
+		if err != nil {
+			c.readFailed(rm, m, err)
+			return
+		}
+		if typ != websocket.MessageBinary {
+			c.reject(protocol.BadFrame("text message"))
+			break
+		}
+		f, err := protocol.Decode(b)
+		if err != nil {
+			c.reject(protocol.BadFrame(trimErr(err)))
+			break
+		}
+		if rej := c.handle(rm, m, f); rej != nil {
+			c.reject(rej)
+			break
+		}
+	}
+	// We are closing: the member is gone for good.
+	rm.Leave(m, protocol.LeftClosed)
+	c.drainReads(ctx)
+}
+
+// drainReads reads until the close handshake ends so the close frame is seen.
+func (c *conn) drainReads(ctx context.Context) {
+	for {
+		if _, _, err := c.ws.Read(ctx); err != nil {
+			return
+		}
+	}
+}
+
+func trimErr(err error) string {
+	s := err.Error()
+	const p = "malformed frame: "
+	if len(s) > len(p) && s[:len(p)] == p {
+		s = s[len(p):]
+	}
+	return s
+}
+
+// reject closes the socket with err's close code, or 4000 for anything else.
+func (c *conn) reject(err error) {
+	var r *protocol.Reject
+	if !errors.As(err, &r) {
+		r = protocol.BadFrame(err.Error())
+	}
+	c.Close(r)
+}
+
+// readFailed decides what a failed read means for the session.
+func (c *conn) readFailed(rm *room.Room, m *room.Member, err error) {
+	select {
+	case <-c.done: // we closed it (purge, expiry, kick, shutdown, too slow)
+		if c.why == protocol.ErrGoingAway || c.why == protocol.ErrSessionEnded {
+			return
+		}
+		rm.Leave(m, protocol.LeftClosed)
+		return
+	default:
+	}
+	switch websocket.CloseStatus(err) {
+	case websocket.StatusNormalClosure, websocket.StatusGoingAway:
+		rm.Disconnect(m, c)
+		c.Close(&protocol.Reject{Code: protocol.CloseNormal, Reason: "bye"})
+	case websocket.StatusMessageTooBig:
+		rm.Leave(m, protocol.LeftClosed)
+		c.Close(&protocol.Reject{Code: protocol.CloseTooLarge, Reason: "frame too large"})
+	default:
+		var ce websocket.CloseError
+		if errors.As(err, &ce) {
+			rm.Disconnect(m, c)
+		} else if isTooBig(err) {
+			rm.Leave(m, protocol.LeftClosed)
+			c.Close(&protocol.Reject{Code: protocol.CloseTooLarge, Reason: "frame too large"})
+			return
+		} else {
+			rm.Detach(m, c)
+		}
+		c.Close(&protocol.Reject{Code: protocol.CloseNormal, Reason: "bye"})
+	}
+}
+
+// admit reads the first frame and joins or resumes.
+func (c *conn) admit(ctx context.Context) (*room.Room, *room.Member, error) {
+	hctx, cancel := context.WithTimeout(ctx, c.s.opt.HelloTimeout)
+	defer cancel()
+	typ, b, err := c.ws.Read(hctx)
+	if err != nil {
+		if isTooBig(err) {
+			return nil, nil, &protocol.Reject{Code: protocol.CloseTooLarge, Reason: "frame too large"}
+		}
+		if hctx.Err() != nil && ctx.Err() == nil {
+			return nil, nil, protocol.BadFrame("no JOIN or RESUME in time")
+		}
+		return nil, nil, err
+	}
+	if typ != websocket.MessageBinary {
+		return nil, nil, protocol.BadFrame("text message")
+	}
+	f, err := protocol.Decode(b)
+	if err != nil {
+		return nil, nil, protocol.BadFrame(trimErr(err))
+	}
+	switch f := f.(type) {
+	case protocol.Join:
+		return c.s.rooms.Join(f.RID, f.Join, c)
+	case protocol.Resume:
+		return c.s.rooms.Resume(f.RID, f.Token, c)
+	}
+	return nil, nil, protocol.BadFrame("first frame must be JOIN or RESUME")
+}
+
+// handle acts on one frame from an admitted member.
+func (c *conn) handle(rm *room.Room, m *room.Member, f protocol.Frame) error {
+	switch f := f.(type) {
+	case protocol.Envelope:
+		h := f.Header
+		if h.RID != rm.RID() {
+			return protocol.BadEnvelope("wrong room")
+		}
+		if h.Sender != m.Session() {
+			return protocol.BadEnvelope("wrong sender")
+		}
+		if e := rm.Envelope(m, f); e != nil {
+			c.Send(protocol.Encode(*e))
+		}
+	case protocol.Purge:
+		if e := rm.Purge(f.Owner); e != nil {
+			c.Send(protocol.Encode(*e))
+		}
+	case protocol.Logout:
+		rm.Leave(m, protocol.LeftLoggedOut)
+	default:
+		return protocol.BadFrame("unexpected frame")
+	}
+	return nil
+}
+
+// isTooBig reports a read over the frame limit; the library has already
+// closed the socket with 1009.
+func isTooBig(err error) bool { return errors.Is(err, websocket.ErrMessageTooBig) }

@@ -1,0 +1,119 @@
+// Package relay is veil's WebSocket endpoint: it admits sockets to rooms,
+// reads their frames, checks envelope headers against the socket's room and
+// session, and hands frames to the room for fan-out. It never decrypts a
+// payload and never logs an address, an alias or a room id.
+package relay
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"veil/internal/protocol"
+	"veil/internal/room"
+)
+
+// Options tune a Server.
+type Options struct {
+	// QueueLen is the outgoing queue per socket, in frames; a socket whose
+	// queue is full is closed as too slow.
+	QueueLen int
+	// WriteTimeout bounds one write to a socket.
+	WriteTimeout time.Duration
+	// HelloTimeout bounds the wait for the first frame.
+	HelloTimeout time.Duration
+}
+
+// DefaultOptions are the defaults of docs/protocol.md section 6.
+var DefaultOptions = Options{QueueLen: 256, WriteTimeout: 10 * time.Second, HelloTimeout: 10 * time.Second}
+
+// Server serves the WebSocket endpoint.
+type Server struct {
+	// set at construction
+	rooms *room.Registry
+	log   *slog.Logger
+	opt   Options
+
+	mu       sync.Mutex // guards conns and shutdown
+	conns    map[*conn]struct{}
+	shutdown bool
+	wg       sync.WaitGroup // one per live socket
+}
+
+// NewServer returns a relay over rooms. log receives no addresses, aliases
+// or room ids from it.
+func NewServer(rooms *room.Registry, log *slog.Logger, opt Options) *Server {
+	if opt.QueueLen <= 0 {
+		opt.QueueLen = DefaultOptions.QueueLen
+	}
+	if opt.WriteTimeout <= 0 {
+		opt.WriteTimeout = DefaultOptions.WriteTimeout
+	}
+	if opt.HelloTimeout <= 0 {
+		opt.HelloTimeout = DefaultOptions.HelloTimeout
+	}
+	return &Server{rooms: rooms, log: log, opt: opt, conns: make(map[*conn]struct{})}
+}
+
+// ServeHTTP upgrades the request and serves the socket until it ends.
+// Cross-origin browser requests are refused with 403.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+	if err != nil {
+		return // Accept has written the HTTP error (403 for a foreign Origin)
+	}
+	ws.SetReadLimit(protocol.MaxFrame)
+	c := &conn{s: s, ws: ws, out: make(chan []byte, s.opt.QueueLen), done: make(chan struct{})}
+	s.mu.Lock()
+	if s.shutdown {
+		s.mu.Unlock()
+		ws.Close(websocket.StatusGoingAway, protocol.ErrGoingAway.Reason)
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		s.wg.Done()
+	}()
+	c.serve(r.Context())
+}
+
+// Shutdown closes every socket with 1001 "server going away", ends every
+// room, and waits for the sockets' goroutines until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.shutdown = true
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	s.rooms.Close(protocol.ErrGoingAway)
+	for _, c := range conns {
+		c.Close(protocol.ErrGoingAway)
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return errors.New("relay: sockets still open at the shutdown deadline")
+	}
+}
+
+// Conns returns the number of open sockets.
+func (s *Server) Conns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}

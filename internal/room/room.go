@@ -1,0 +1,470 @@
+// Package room is veil's room registry: creating rooms, admitting sessions
+// with a join proof, membership, fan-out of opaque frames, expiry and purge.
+// It keeps only what routing needs (room id, SHA-256 of the join value and of
+// the owner key, deadline, policy, sealed meta, members' sealed hellos) and
+// never anything it could decrypt. It knows nothing of HTTP or WebSockets:
+// members are reached through the Conn a relay hands in.
+package room
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/binary"
+	"errors"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"veil/internal/protocol"
+)
+
+// Conn is how a room reaches one member's socket.
+type Conn interface {
+	// Send queues frame without blocking; false means the queue is full.
+	// The room never modifies frame after handing it over.
+	Send(frame []byte) bool
+	// Close ends the socket with r. It must not block and is idempotent.
+	Close(r *protocol.Reject)
+}
+
+// Limits bound what one registry holds.
+type Limits struct {
+	MaxRooms   int
+	MaxMembers int
+	MaxTTL     time.Duration
+	Grace      time.Duration // how long a dropped session may resume
+}
+
+// DefaultLimits are the limits of docs/protocol.md section 6.
+var DefaultLimits = Limits{MaxRooms: 10_000, MaxMembers: 100, MaxTTL: 24 * time.Hour, Grace: 15 * time.Second}
+
+// MinTTL is the shortest room lifetime.
+const MinTTL = 10 * time.Second
+
+// Errors returned by Create.
+var (
+	ErrExists   = errors.New("room: exists")
+	ErrCapacity = errors.New("room: server holds its maximum number of rooms")
+	ErrTTL      = errors.New("room: lifetime too short")
+)
+
+// Spec is what a creator registers.
+type Spec struct {
+	RID       protocol.RID
+	Verifier  [32]byte // SHA-256(join)
+	OwnerHash [32]byte // SHA-256(owner key)
+	TTL       time.Duration
+	Policy    byte
+	Meta      []byte
+}
+
+// Registry holds the rooms of one process.
+type Registry struct {
+	limits Limits // set at construction
+
+	mu    sync.Mutex // guards rooms and closed
+	rooms map[protocol.RID]*Room
+	closed bool
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry(l Limits) *Registry {
+	if l.MaxRooms <= 0 {
+		l.MaxRooms = DefaultLimits.MaxRooms
+	}
+	if l.MaxMembers <= 0 {
+		l.MaxMembers = DefaultLimits.MaxMembers
+	}
+	if l.MaxTTL <= 0 {
+		l.MaxTTL = DefaultLimits.MaxTTL
+	}
+	if l.Grace <= 0 {
+		l.Grace = DefaultLimits.Grace
+	}
+	return &Registry{limits: l, rooms: make(map[protocol.RID]*Room)}
+}
+
+// Limits returns the registry's limits.
+func (g *Registry) Limits() Limits { return g.limits }
+
+// Len returns the number of live rooms.
+func (g *Registry) Len() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.rooms)
+}
+
+// Create registers a room. A TTL above the maximum is lowered to it; the
+// returned room reports the lifetime given.
+func (g *Registry) Create(s Spec) (*Room, error) {
+	if s.TTL < MinTTL {
+		return nil, ErrTTL
+	}
+	s.TTL = min(s.TTL, g.limits.MaxTTL)
+	r := &Room{
+		g:        g,
+		rid:      s.RID,
+		verifier: s.Verifier,
+		owner:    s.OwnerHash,
+		policy:   s.Policy,
+		meta:     append([]byte(nil), s.Meta...),
+		ttl:      s.TTL,
+		deadline: time.Now().Add(s.TTL),
+		guesses:  rate.NewLimiter(rate.Every(6*time.Second), 10),
+		members:  make(map[uint32]*Member),
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return nil, ErrCapacity
+	}
+	if _, ok := g.rooms[s.RID]; ok {
+		return nil, ErrExists
+	}
+	if len(g.rooms) >= g.limits.MaxRooms {
+		return nil, ErrCapacity
+	}
+	g.rooms[s.RID] = r
+	r.mu.Lock()
+	r.timer = time.AfterFunc(s.TTL, func() { r.end(protocol.ErrExpired) })
+	r.mu.Unlock()
+	return r, nil
+}
+
+// Get returns the live room rid, or nil.
+func (g *Registry) Get(rid protocol.RID) *Room {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.rooms[rid]
+}
+
+// Close ends every room with r (a server going away) and refuses new ones.
+func (g *Registry) Close(r *protocol.Reject) {
+	g.mu.Lock()
+	g.closed = true
+	rooms := make([]*Room, 0, len(g.rooms))
+	for _, rm := range g.rooms {
+		rooms = append(rooms, rm)
+	}
+	g.mu.Unlock()
+	for _, rm := range rooms {
+		rm.end(r)
+	}
+}
+
+func (g *Registry) remove(r *Room) {
+	g.mu.Lock()
+	if g.rooms[r.rid] == r {
+		delete(g.rooms, r.rid)
+	}
+	g.mu.Unlock()
+}
+
+// Room is one live room.
+type Room struct {
+	// set at construction
+	g        *Registry
+	rid      protocol.RID
+	verifier [32]byte
+	owner    [32]byte
+	policy   byte
+	meta     []byte
+	ttl      time.Duration
+	deadline time.Time
+	guesses  *rate.Limiter
+	timer    *time.Timer
+
+	mu      sync.RWMutex // guards the fields below
+	members map[uint32]*Member
+	order   []*Member // join order
+	dead    bool
+}
+
+// Member is one session in a room.
+type Member struct {
+	session uint32 // set at construction
+	token   [protocol.TokenLen]byte
+
+	// guarded by the room's mu
+	conn  Conn   // nil while detached
+	hello []byte // latest hello envelope frame body
+	grace *time.Timer
+}
+
+// Session returns the member's session id.
+func (m *Member) Session() uint32 { return m.session }
+
+// TTL returns the lifetime the room was given.
+func (r *Room) TTL() time.Duration { return r.ttl }
+
+// Remaining returns the room's remaining life.
+func (r *Room) Remaining() time.Duration { return max(time.Until(r.deadline), 0) }
+
+// RID returns the room id.
+func (r *Room) RID() protocol.RID { return r.rid }
+
+// Join admits a new session presenting join, attached to c. On success the
+// caller must send the returned WELCOME frame before anything else is queued:
+// Join queues it on c itself, so ordering holds.
+func (g *Registry) Join(rid protocol.RID, join [32]byte, c Conn) (*Room, *Member, error) {
+	r := g.Get(rid)
+	if r == nil {
+		return nil, nil, protocol.ErrNotFound
+	}
+	sum := sha256.Sum256(join[:])
+	if subtle.ConstantTimeCompare(sum[:], r.verifier[:]) != 1 {
+		if !r.guesses.Allow() {
+			return nil, nil, protocol.ErrTooMany
+		}
+		return nil, nil, protocol.ErrWrongPassword
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.dead {
+		return nil, nil, protocol.ErrNotFound
+	}
+	if len(r.members) >= r.g.limits.MaxMembers {
+		return nil, nil, protocol.ErrRoomFull
+	}
+	m := &Member{conn: c}
+	rand.Read(m.token[:])
+	for m.session == 0 || r.members[m.session] != nil {
+		var b [4]byte
+		rand.Read(b[:])
+		m.session = binary.BigEndian.Uint32(b[:])
+	}
+	r.members[m.session] = m
+	r.order = append(r.order, m)
+	c.Send(r.welcomeLocked(m))
+	return r, m, nil
+}
+
+// Resume reattaches a dropped session by its token to c. A session that is
+// still attached is taken over: its old socket is closed.
+func (g *Registry) Resume(rid protocol.RID, token [32]byte, c Conn) (*Room, *Member, error) {
+	r := g.Get(rid)
+	if r == nil {
+		return nil, nil, protocol.ErrNotFound
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.dead {
+		return nil, nil, protocol.ErrNotFound
+	}
+	var found *Member
+	for _, m := range r.order {
+		if subtle.ConstantTimeCompare(m.token[:], token[:]) == 1 {
+			found = m
+		}
+	}
+	if found == nil {
+		return nil, nil, protocol.ErrSessionEnded
+	}
+	if found.grace != nil {
+		found.grace.Stop()
+		found.grace = nil
+	}
+	if old := found.conn; old != nil {
+		old.Close(protocol.ErrSessionEnded)
+	}
+	found.conn = c
+	c.Send(r.welcomeLocked(found))
+	return r, found, nil
+}
+
+func (r *Room) welcomeLocked(self *Member) []byte {
+	w := protocol.Welcome{
+		Session:     self.session,
+		Token:       self.token,
+		RemainingMS: uint64(r.Remaining() / time.Millisecond),
+		Policy:      r.policy,
+		Meta:        r.meta,
+	}
+	for _, m := range r.order {
+		if m.hello != nil && m != self {
+			w.Members = append(w.Members, protocol.Member{Session: m.session, Hello: m.hello})
+		}
+	}
+	return protocol.Encode(w)
+}
+
+// Envelope routes an envelope frame from m. The caller has checked the
+// header against the room and the sender. It returns a rejection only for a
+// direct message to a session that is not here.
+func (r *Room) Envelope(m *Member, f protocol.Envelope) *protocol.Error {
+	if f.Header.Kind == protocol.KindHello && len(f.Raw)-1 > protocol.MaxHello {
+		return &protocol.Error{Code: protocol.CloseBadEnvelope, Reason: "hello too large"}
+	}
+	var slow []*Member
+	// A hello writes m.hello and so takes the write lock; fan-out only reads.
+	lock, unlock := r.mu.RLock, r.mu.RUnlock
+	if f.Header.Kind == protocol.KindHello {
+		lock, unlock = r.mu.Lock, r.mu.Unlock
+	}
+	lock()
+	if r.dead || r.members[m.session] != m {
+		unlock()
+		return nil
+	}
+	switch f.Header.Kind {
+	case protocol.KindHello:
+		m.hello = f.Body()
+		slow = r.fanoutLocked(m, f.Raw)
+	case protocol.KindMsg:
+		slow = r.fanoutLocked(m, f.Raw)
+	case protocol.KindDM:
+		to := r.members[f.Header.To]
+		if to == nil || to == m {
+			unlock()
+			return &protocol.Error{Code: protocol.CloseNotFound, Reason: "recipient is not in the room"}
+		}
+		if to.conn != nil && !to.conn.Send(f.Raw) {
+			slow = append(slow, to)
+		}
+	}
+	unlock()
+	for _, s := range slow {
+		r.Leave(s, protocol.LeftTooSlow)
+	}
+	return nil
+}
+
+// fanoutLocked queues frame for every attached member but from and returns
+// those whose queue was full.
+func (r *Room) fanoutLocked(from *Member, frame []byte) (slow []*Member) {
+	for _, m := range r.order {
+		if m == from || m.conn == nil {
+			continue
+		}
+		if !m.conn.Send(frame) {
+			slow = append(slow, m)
+		}
+	}
+	return slow
+}
+
+// Leave ends m's session now and tells the others why.
+func (r *Room) Leave(m *Member, reason byte) {
+	var conn Conn
+	r.mu.Lock()
+	if r.dead || r.members[m.session] != m {
+		r.mu.Unlock()
+		return
+	}
+	conn = m.conn
+	r.removeLocked(m)
+	slow := r.fanoutLocked(nil, protocol.Encode(protocol.Left{Session: m.session, Reason: reason}))
+	r.mu.Unlock()
+	if conn != nil {
+		switch reason {
+		case protocol.LeftTooSlow:
+			conn.Close(protocol.ErrTooSlow)
+		case protocol.LeftLoggedOut:
+			conn.Close(protocol.ErrLoggedOut)
+		}
+	}
+	for _, s := range slow {
+		r.Leave(s, protocol.LeftTooSlow)
+	}
+}
+
+func (r *Room) removeLocked(m *Member) {
+	delete(r.members, m.session)
+	for i, o := range r.order {
+		if o == m {
+			r.order = append(r.order[:i:i], r.order[i+1:]...)
+			break
+		}
+	}
+	if m.grace != nil {
+		m.grace.Stop()
+		m.grace = nil
+	}
+	m.conn = nil
+	m.hello = nil
+}
+
+// Detach marks m's socket c as gone without a goodbye. The session may be
+// resumed within the grace period; after it the others are told it dropped.
+func (r *Room) Detach(m *Member, c Conn) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.dead || r.members[m.session] != m || m.conn != c {
+		return
+	}
+	m.conn = nil
+	m.grace = time.AfterFunc(r.g.limits.Grace, func() {
+		r.mu.RLock()
+		still := m.conn == nil
+		r.mu.RUnlock()
+		if still {
+			r.Leave(m, protocol.LeftDropped)
+		}
+	})
+}
+
+// Disconnect handles c closing cleanly (a closed tab): m leaves at once,
+// unless m has since resumed on another socket.
+func (r *Room) Disconnect(m *Member, c Conn) {
+	r.mu.RLock()
+	current := m.conn == c
+	r.mu.RUnlock()
+	if current {
+		r.Leave(m, protocol.LeftClosed)
+	}
+}
+
+// Purge ends the room if m may: anyone under PolicyAnyone, and whoever holds
+// the owner key always.
+func (r *Room) Purge(owner *[32]byte) *protocol.Error {
+	allowed := r.policy == protocol.PolicyAnyone
+	if owner != nil {
+		sum := sha256.Sum256(owner[:])
+		if subtle.ConstantTimeCompare(sum[:], r.owner[:]) == 1 {
+			allowed = true
+		} else if !allowed {
+			return &protocol.Error{Code: protocol.CodeNotAllowed, Reason: "wrong owner key"}
+		}
+	}
+	if !allowed {
+		return &protocol.Error{Code: protocol.CodeNotAllowed, Reason: "only the owner may purge this room"}
+	}
+	r.end(protocol.ErrPurged)
+	return nil
+}
+
+// end forgets the room and closes every member's socket with why. It runs
+// once.
+func (r *Room) end(why *protocol.Reject) {
+	r.mu.Lock()
+	if r.dead {
+		r.mu.Unlock()
+		return
+	}
+	r.dead = true
+	r.timer.Stop()
+	conns := make([]Conn, 0, len(r.order))
+	for _, m := range r.order {
+		if m.grace != nil {
+			m.grace.Stop()
+		}
+		if m.conn != nil {
+			conns = append(conns, m.conn)
+		}
+	}
+	r.members, r.order = nil, nil
+	r.mu.Unlock()
+	r.g.remove(r)
+	for _, c := range conns {
+		c.Close(why)
+	}
+}
+
+// Members returns the number of sessions in the room.
+func (r *Room) Members() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.members)
+}
