@@ -1,6 +1,7 @@
 package e2ee
 
 import (
+	"bytes"
 	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -68,14 +69,19 @@ func (m Member) Fingerprint() string { return Fingerprint(m.EdPub, m.XPub) }
 
 // SealHello announces id under alias as session sender.
 func SealHello(k Keys, sender uint32, seq uint64, id Identity, alias string, nonce []byte) ([]byte, error) {
-	data, err := json.Marshal(Hello{
+	// Without HTML escaping, like the browser's JSON.stringify: an alias of
+	// 32 "<" stays in the smallest padding bucket.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(Hello{
 		Alias: alias,
 		X:     base64.RawURLEncoding.EncodeToString(id.XPub()),
 		E:     base64.RawURLEncoding.EncodeToString(id.EdPub()),
-	})
-	if err != nil {
+	}); err != nil {
 		return nil, err
 	}
+	data := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	h := protocol.Header{Version: protocol.Version, Suite: SuiteV1, Kind: protocol.KindHello, RID: k.RID, Sender: sender, Seq: seq}
 	return Seal(h, k.Roster[:], id.Ed, data, nonce)
 }

@@ -34,13 +34,14 @@ type Limits struct {
 	MaxRooms   int
 	MaxMembers int
 	MaxTTL     time.Duration
+	MinTTL     time.Duration // shortest lifetime; tests lower it
 	Grace      time.Duration // how long a dropped session may resume
 }
 
 // DefaultLimits are the limits of docs/protocol.md section 6.
-var DefaultLimits = Limits{MaxRooms: 10_000, MaxMembers: 100, MaxTTL: 24 * time.Hour, Grace: 15 * time.Second}
+var DefaultLimits = Limits{MaxRooms: 10_000, MaxMembers: 100, MaxTTL: 24 * time.Hour, MinTTL: MinTTL, Grace: 15 * time.Second}
 
-// MinTTL is the shortest room lifetime.
+// MinTTL is the default shortest room lifetime.
 const MinTTL = 10 * time.Second
 
 // Errors returned by Create.
@@ -80,6 +81,9 @@ func NewRegistry(l Limits) *Registry {
 	if l.MaxTTL <= 0 {
 		l.MaxTTL = DefaultLimits.MaxTTL
 	}
+	if l.MinTTL <= 0 {
+		l.MinTTL = DefaultLimits.MinTTL
+	}
 	if l.Grace <= 0 {
 		l.Grace = DefaultLimits.Grace
 	}
@@ -99,7 +103,7 @@ func (g *Registry) Len() int {
 // Create registers a room. A TTL above the maximum is lowered to it; the
 // returned room reports the lifetime given.
 func (g *Registry) Create(s Spec) (*Room, error) {
-	if s.TTL < MinTTL {
+	if s.TTL < g.limits.MinTTL {
 		return nil, ErrTTL
 	}
 	s.TTL = min(s.TTL, g.limits.MaxTTL)

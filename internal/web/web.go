@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"time"
@@ -59,9 +60,6 @@ func Handler(cfg Config) http.Handler {
 		createRoom(cfg.Rooms, w, r)
 	}))
 	mux.Handle("POST /api/rooms", create)
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such API endpoint")
-	})
 	mux.HandleFunc("GET /{path...}", func(w http.ResponseWriter, r *http.Request) {
 		p := r.PathValue("path")
 		if p == "" {
@@ -106,12 +104,10 @@ type createRequest struct {
 func decodeField(name, s string, n int) ([]byte, error) {
 	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	if err != nil || n > 0 && len(b) != n {
-		return nil, errors.New(name + " must be " + itoa(n) + " bytes of unpadded base64url")
+		return nil, fmt.Errorf("%s must be %d bytes of unpadded base64url", name, n)
 	}
 	return b, nil
 }
-
-func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 func createRoom(rooms *room.Registry, w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
@@ -155,8 +151,8 @@ func createRoom(rooms *room.Registry, w http.ResponseWriter, r *http.Request) {
 			err = errors.New(`purge must be "anyone" or "owner"`)
 		}
 	}
-	if err == nil && (req.TTL < int64(room.MinTTL/time.Second) || req.TTL > 1<<31) {
-		err = errors.New("ttl must be at least 10 seconds")
+	if minTTL := rooms.Limits().MinTTL; err == nil && (req.TTL < int64(minTTL/time.Second) || req.TTL > 1<<31) {
+		err = fmt.Errorf("ttl must be at least %d seconds", int64(minTTL/time.Second))
 	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
