@@ -161,6 +161,7 @@ func (c *conn) reject(err error) {
 	if !errors.As(err, &r) {
 		r = protocol.BadFrame(err.Error())
 	}
+	c.s.log.Debug("socket refused", "code", r.Code, "reason", r.Reason)
 	c.Close(r)
 }
 

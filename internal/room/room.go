@@ -65,8 +65,8 @@ type Spec struct {
 type Registry struct {
 	limits Limits // set at construction
 
-	mu    sync.Mutex // guards rooms and closed
-	rooms map[protocol.RID]*Room
+	mu     sync.Mutex // guards rooms and closed
+	rooms  map[protocol.RID]*Room
 	closed bool
 }
 

@@ -198,3 +198,7 @@ func (c recordingConn) Write(p []byte) (int, error) {
 	c.w.Write(p)
 	return c.Conn.Write(p)
 }
+
+// Attach returns a Server for a veil server already listening at url (for
+// example one started by `veil serve` in a test); only URL is set.
+func Attach(url string) *Server { return &Server{URL: strings.TrimSuffix(url, "/")} }

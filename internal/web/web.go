@@ -38,10 +38,7 @@ type Config struct {
 
 // Handler returns the whole HTTP surface of a veil server.
 func Handler(cfg Config) http.Handler {
-	sub, err := fs.Sub(static, "static")
-	if err != nil {
-		panic(err) // the embed pattern guarantees the directory
-	}
+	sub := Static()
 	files := http.FileServerFS(sub)
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", cfg.Relay)
@@ -185,4 +182,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// Static returns the embedded client files.
+func Static() fs.FS {
+	sub, err := fs.Sub(static, "static")
+	if err != nil {
+		panic(err) // the embed pattern guarantees the directory
+	}
+	return sub
 }
