@@ -86,3 +86,17 @@ func FuzzOpen(f *testing.F) {
 		NormalizeAlias(string(b))
 	})
 }
+
+func TestUnpadRejects(t *testing.T) {
+	good, _ := Pad([]byte("hi"))
+	for name, p := range map[string][]byte{
+		"too short":        {0, 0, 0},
+		"not a bucket":     make([]byte, 300),
+		"length too large": append([]byte{0, 0, 1, 0}, make([]byte, 252)...),
+		"dirty padding":    append(append([]byte{}, good[:255]...), 1),
+	} {
+		if _, err := Unpad(p); !errors.Is(err, ErrBadPad) {
+			t.Errorf("Unpad(%s) = %v, want ErrBadPad", name, err)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 
 	"veil/internal/protocol"
 )
@@ -49,9 +50,10 @@ func Pad(data []byte) ([]byte, error) {
 	return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLong, len(data), MaxData)
 }
 
-// Unpad reverses Pad; non-zero padding is an error.
+// Unpad reverses Pad. A length that is not a bucket size, a data length
+// that does not fit and non-zero padding are errors.
 func Unpad(p []byte) ([]byte, error) {
-	if len(p) < 4 {
+	if !slices.Contains(buckets[:], len(p)) {
 		return nil, ErrBadPad
 	}
 	n := binary.BigEndian.Uint32(p)

@@ -434,7 +434,7 @@ export function pad(data) {
  * @returns {Uint8Array} a view into padded
  */
 export function unpad(padded) {
-  if (padded.length < 4) throw new Error('unpad: too short');
+  if (![256, 1024, 4096, 16384, 65536].includes(padded.length)) throw new Error('unpad: not a bucket size');
   const n = new DataView(padded.buffer, padded.byteOffset, 4).getUint32(0);
   if (n > padded.length - 4) throw new Error('unpad: length does not fit');
   let nz = 0;

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every veil test: formatting and vet, the Go tests with the race
+# detector, the JS unit tests under Node, and the browser end-to-end tests in
+# headless Chromium. Installs what it needs (npm packages from the lock file;
+# Debian's Chromium when run as root and it is missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing Debian's chromium"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "Chromium is needed for the browser tests: install it (Debian: sudo apt-get install chromium)" >&2
+    exit 1
+  fi
+fi
+
+echo "== gofmt, go vet"
+unformatted=$(gofmt -l .)
+if [ -n "$unformatted" ]; then
+  echo "gofmt needed on: $unformatted" >&2
+  exit 1
+fi
+go vet ./...
+
+echo "== go test -race -shuffle=on ./..."
+go test -race -shuffle=on -count=1 ./...
+
+echo "== npm ci"
+npm ci --no-audit --no-fund --loglevel=error
+
+echo "== vendored browser modules match package-lock.json"
+node scripts/vendor.mjs --check
+
+echo "== JS unit tests"
+node --test internal/web/jstest/
+
+echo "== browser end-to-end tests (headless Chromium)"
+node --test --test-concurrency=1 e2e/
