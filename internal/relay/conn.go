@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
@@ -112,6 +113,7 @@ func (c *conn) serve(ctx context.Context) {
 		c.reject(err)
 		return
 	}
+	go c.keepAlive(ctx)
 	for {
 		typ, b, err := c.ws.Read(ctx)
 		if err != nil {
@@ -135,6 +137,30 @@ func (c *conn) serve(ctx context.Context) {
 	// We are closing: the member is gone for good.
 	rm.Leave(m, protocol.LeftClosed)
 	c.drainReads(ctx)
+}
+
+// keepAlive pings the peer so that a socket whose network vanished without
+// a close is noticed (and its session detached) within PingInterval plus
+// WriteTimeout. It ends with ctx.
+func (c *conn) keepAlive(ctx context.Context) {
+	t := time.NewTicker(c.s.opt.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.done:
+			return
+		case <-t.C:
+			pctx, cancel := context.WithTimeout(ctx, c.s.opt.WriteTimeout)
+			err := c.ws.Ping(pctx)
+			cancel()
+			if err != nil {
+				c.ws.CloseNow()
+				return
+			}
+		}
+	}
 }
 
 // drainReads reads until the close handshake ends so the close frame is seen.

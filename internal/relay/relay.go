@@ -27,10 +27,12 @@ type Options struct {
 	WriteTimeout time.Duration
 	// HelloTimeout bounds the wait for the first frame.
 	HelloTimeout time.Duration
+	// PingInterval is how often an idle peer is pinged.
+	PingInterval time.Duration
 }
 
 // DefaultOptions are the defaults of docs/protocol.md section 6.
-var DefaultOptions = Options{QueueLen: 256, WriteTimeout: 10 * time.Second, HelloTimeout: 10 * time.Second}
+var DefaultOptions = Options{QueueLen: 256, WriteTimeout: 10 * time.Second, HelloTimeout: 10 * time.Second, PingInterval: 30 * time.Second}
 
 // Server serves the WebSocket endpoint.
 type Server struct {
@@ -56,6 +58,9 @@ func NewServer(rooms *room.Registry, log *slog.Logger, opt Options) *Server {
 	}
 	if opt.HelloTimeout <= 0 {
 		opt.HelloTimeout = DefaultOptions.HelloTimeout
+	}
+	if opt.PingInterval <= 0 {
+		opt.PingInterval = DefaultOptions.PingInterval
 	}
 	return &Server{rooms: rooms, log: log, opt: opt, conns: make(map[*conn]struct{})}
 }

@@ -12,6 +12,7 @@ import (
 
 	"veil/internal/e2ee"
 	"veil/internal/protocol"
+	"veil/internal/relay"
 	"veil/internal/room"
 	"veil/internal/vtest"
 )
@@ -410,5 +411,23 @@ func TestShutdownSaysGoingAway(t *testing.T) {
 	go s.Relay.Shutdown(context.Background())
 	if code, reason := a.ExpectClose(); code != websocket.StatusGoingAway || reason != "server going away" {
 		t.Fatalf("shutdown closed with %d %q", code, reason)
+	}
+}
+
+// A peer whose network vanished (it answers no ping) is detached, and after
+// the grace period the others are told it dropped.
+func TestSilentPeerIsDropped(t *testing.T) {
+	s := vtest.NewServer(t, vtest.Options{
+		Limits: room.Limits{Grace: 300 * time.Millisecond},
+		Relay:  relay.Options{PingInterval: 100 * time.Millisecond, WriteTimeout: 300 * time.Millisecond},
+	})
+	rm := s.CreateRoom(t, vtest.CreateOptions{})
+	a := join(t, s, rm, "a")
+	frozen := join(t, s, rm, "frozen") // never reads again, so never answers a ping
+	if e := a.Expect("hello"); e.From != frozen.Welcome.Session {
+		t.Fatalf("a saw %+v", e)
+	}
+	if e := a.Expect("left"); e.From != frozen.Welcome.Session || e.Reason != protocol.LeftDropped {
+		t.Fatalf("a saw %+v", e)
 	}
 }
