@@ -151,14 +151,27 @@ func (c *Client) DM(to uint32, text string) error {
 }
 
 func (c *Client) send(kind byte, to uint32, key []byte, text string) error {
+	f, err := c.seal(kind, to, key, text)
+	if err != nil {
+		return err
+	}
+	return c.WriteRaw(f)
+}
+
+// SealFrame seals a group message frame without sending it.
+func (c *Client) SealFrame(kind byte, text string) ([]byte, error) {
+	return c.seal(kind, 0, c.Keys.Msg[:], text)
+}
+
+func (c *Client) seal(kind byte, to uint32, key []byte, text string) ([]byte, error) {
 	var id [16]byte
 	data, _ := json.Marshal(map[string]string{"id": hex.EncodeToString(id[:]), "body": text})
 	h := protocol.Header{Version: 1, Suite: e2ee.SuiteV1, Kind: kind, RID: c.Keys.RID, Sender: c.Welcome.Session, To: to, Seq: c.nextSeq()}
 	env, err := e2ee.Seal(h, key, c.ID.Ed, data, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return c.WriteRaw(append([]byte{protocol.TypeEnvelope}, env...))
+	return append([]byte{protocol.TypeEnvelope}, env...), nil
 }
 
 // Event is one thing a member saw.
