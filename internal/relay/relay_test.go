@@ -211,17 +211,11 @@ func TestDroppedSessionResumes(t *testing.T) {
 	b := join(t, s, rm, "b")
 	a.Expect("hello")
 	b.WS.CloseNow() // no close frame: a dropped network
-	ws, err := s.Dial(t.Context(), vtest.DialOptions{})
-	if err != nil {
+	if err := s.Resume(t, b); err != nil {
 		t.Fatal(err)
 	}
-	b.WS = ws
-	if err := b.Write(protocol.Resume{RID: b.Keys.RID, Token: b.Welcome.Token}); err != nil {
-		t.Fatal(err)
-	}
-	f, err := b.Next(t.Context())
-	if w, ok := f.(protocol.Welcome); err != nil || !ok || w.Session != b.Welcome.Session || len(w.Members) != 1 {
-		t.Fatalf("resume answered %+v, %v", f, err)
+	if _, ok := b.Members[a.Welcome.Session]; !ok || len(b.Members) != 1 {
+		t.Fatalf("after resume b knows %v, want only a", b.Members)
 	}
 	if err := a.Say("still here?"); err != nil {
 		t.Fatal(err)

@@ -291,3 +291,41 @@ func Poll(t testing.TB, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Resume takes the client's session back on a new socket, as after a drop,
+// and refreshes its member list from the new WELCOME.
+func (s *Server) Resume(t testing.TB, c *Client) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	ws, err := s.Dial(ctx, DialOptions{})
+	if err != nil {
+		return err
+	}
+	t.Cleanup(func() { ws.CloseNow() })
+	c.WS = ws
+	if err := c.Write(protocol.Resume{RID: c.Keys.RID, Token: c.Welcome.Token}); err != nil {
+		return err
+	}
+	f, err := c.Next(ctx)
+	if err != nil {
+		return err
+	}
+	w, ok := f.(protocol.Welcome)
+	if !ok {
+		return fmt.Errorf("resume answered %T, want WELCOME", f)
+	}
+	if w.Session != c.Welcome.Session || w.Token != c.Welcome.Token {
+		return fmt.Errorf("resume gave session %d, want %d", w.Session, c.Welcome.Session)
+	}
+	c.Welcome = w
+	c.Members = map[uint32]e2ee.Member{}
+	for _, m := range w.Members {
+		mem, _, err := e2ee.OpenHello(c.Keys, m.Hello)
+		if err != nil {
+			return fmt.Errorf("welcome hello: %w", err)
+		}
+		c.Members[m.Session] = mem
+	}
+	return nil
+}

@@ -110,7 +110,9 @@ func post(t *testing.T, url, origin, body string) (int, string) {
 }
 
 func createBody(rid byte, ttl int, extra string) string {
-	b := func(n int, v byte) string { return base64.RawURLEncoding.EncodeToString([]byte(strings.Repeat(string(rune(v)), n))) }
+	b := func(n int, v byte) string {
+		return base64.RawURLEncoding.EncodeToString([]byte(strings.Repeat(string(rune(v)), n)))
+	}
 	return `{"rid":"` + b(16, rid) + `","verifier":"` + b(32, 'v') + `","owner":"` + b(32, 'o') + `","ttl":` + itoa(ttl) + extra + `}`
 }
 

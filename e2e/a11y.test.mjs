@@ -1,0 +1,161 @@
+// Accessibility: axe-core finds no WCAG 2.0 A/AA or 2.1 AA violation on the
+// create, created, join, room and notice views, in light and dark schemes
+// (and with prefers-contrast: more, at desktop and phone widths); and the
+// whole path from creating a room to sending a message works by keyboard
+// alone with a visible focus ring.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, cleanBuild } from './lib/server.mjs';
+import { launch, newUser, joinRoom, waitForMessage, members, waitUntil } from './lib/browser.mjs';
+import { axeViolations } from './lib/axe.mjs';
+import { busyRoom } from './lib/scene.mjs';
+
+/** @type {import('./lib/server.mjs').Server} */
+let srv;
+/** @type {import('playwright-core').Browser} */
+let browser;
+
+before(async () => {
+  srv = await startServer();
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await srv?.stop();
+  await cleanBuild();
+});
+
+/**
+ * Check the page in light, dark and high-contrast schemes.
+ * @param {import('playwright-core').Page} page
+ * @param {string} view
+ */
+async function checkSchemes(page, view) {
+  for (const [colorScheme, contrast] of /** @type {const} */ ([['light', 'no-preference'], ['dark', 'no-preference'], ['light', 'more'], ['dark', 'more']])) {
+    await page.emulateMedia({ colorScheme, contrast });
+    const v = await axeViolations(page);
+    assert.deepEqual(v, [], `axe on the ${view} view (${colorScheme}, contrast ${contrast})`);
+  }
+  await page.emulateMedia({ colorScheme: 'light', contrast: 'no-preference' });
+}
+
+test('axe: no violations on create, created, join, room and notice views, light and dark', { timeout: 120000 }, async () => {
+  const { a, b } = await busyRoom(browser, srv.url, { onStep: (step, page) => checkSchemes(page, step) });
+  await checkSchemes(a.page, 'room');
+  await checkSchemes(b.page, 'room (receiving side)');
+
+  // Composer with a reply and a DM target showing.
+  await b.page.locator('#messages > li[data-testid=message]').first().locator('[data-testid=reply-button]').click();
+  await b.page.locator('[data-testid=member]', { hasText: 'quiet-otter' }).locator('[data-testid=dm-button]').click();
+  await checkSchemes(b.page, 'room with reply and DM indicators');
+
+  // Phone width: the member list collapses behind a toggle.
+  await b.page.setViewportSize({ width: 360, height: 740 });
+  assert.equal(await b.page.getAttribute('#members-toggle', 'aria-expanded'), 'false');
+  assert.equal(await b.page.isVisible('#member-list'), false);
+  await checkSchemes(b.page, 'room at 360 px');
+  await b.page.click('#members-toggle');
+  assert.equal(await b.page.isVisible('#member-list'), true);
+  await checkSchemes(b.page, 'room at 360 px, members open');
+
+  // Dialogs.
+  await a.page.click('#purge');
+  await a.page.locator('#purge-dialog').waitFor();
+  await checkSchemes(a.page, 'purge confirmation');
+  await a.page.keyboard.press('Escape');
+  await waitUntil(async () => (await a.page.locator('#purge-dialog').count()) === 0, { message: 'Escape closes the dialog' });
+
+  // Notice page after logging out.
+  await b.page.click('#logout');
+  await b.page.locator('#notice-view').waitFor();
+  await checkSchemes(b.page, 'logged-out notice');
+  await a.context.close();
+  await b.context.close();
+});
+
+/**
+ * Press Tab until the element with this id has focus.
+ * @param {import('playwright-core').Page} page
+ * @param {string} id
+ * @param {number} [max]
+ */
+async function tabTo(page, id, max = 25) {
+  for (let i = 0; i < max; i++) {
+    if (await page.evaluate((want) => document.activeElement?.id === want, id)) return;
+    await page.keyboard.press('Tab');
+  }
+  throw new Error(`#${id} never got focus by Tab`);
+}
+
+/** @param {import('playwright-core').Page} page */
+function focusRing(page) {
+  return page.evaluate(() => {
+    const e = /** @type {HTMLElement} */ (document.activeElement);
+    const s = getComputedStyle(e);
+    return { id: e.id, style: s.outlineStyle, width: parseFloat(s.outlineWidth) };
+  });
+}
+
+test('keyboard only: create, enter, join, send, reply and DM without a mouse', { timeout: 60000 }, async () => {
+  const a = await newUser(browser);
+  await a.page.goto(`${srv.url}/`);
+  await a.page.locator('#create-form').waitFor();
+  await tabTo(a.page, 'room-name');
+  await a.page.keyboard.type('keyboard room');
+  await tabTo(a.page, 'create-submit');
+  const ring = await focusRing(a.page);
+  assert.ok(ring.style !== 'none' && ring.width >= 2, `focus is visible on ${ring.id}: ${JSON.stringify(ring)}`);
+  await a.page.keyboard.press('Enter');
+  await a.page.locator('#created-view').waitFor();
+  await tabTo(a.page, 'enter-room');
+  await a.page.keyboard.press('Enter');
+  await a.page.locator('#join-form').waitFor();
+  await tabTo(a.page, 'alias');
+  await a.page.keyboard.press('Control+A');
+  await a.page.keyboard.type('keys');
+  await a.page.keyboard.press('Enter');
+  await a.page.locator('#room-view').waitFor();
+  // Focus lands in the composer.
+  await waitUntil(() => a.page.evaluate(() => document.activeElement?.id === 'message-input'), { message: 'composer focused on entry' });
+
+  const b = await newUser(browser);
+  const link = `${srv.url}/${new URL(a.page.url()).hash}`;
+  await joinRoom(b.page, link, { alias: 'other' });
+  await waitUntil(async () => (await members(a.page)).length === 2);
+
+  await a.page.keyboard.type('typed with keys');
+  await a.page.keyboard.press('Enter');
+  await waitForMessage(b.page, 'typed with keys');
+
+  // Reply to it by keyboard on the other side: Shift+Tab from the composer
+  // reaches the last message's Reply button; Escape cancels the reply.
+  await waitUntil(() => b.page.evaluate(() => document.activeElement?.id === 'message-input'));
+  const activeTestID = () => b.page.evaluate(() => document.activeElement?.getAttribute('data-testid'));
+  await b.page.keyboard.press('Shift+Tab');
+  assert.equal(await activeTestID(), 'reply-button');
+  await b.page.keyboard.press('Enter');
+  assert.equal(await b.page.isVisible('#reply-to'), true);
+  assert.equal(await activeTestID(), 'message-input', 'Reply moves focus to the composer');
+  await b.page.keyboard.press('Escape');
+  assert.equal(await b.page.isVisible('#reply-to'), false, 'Escape cancels the reply');
+  await b.page.keyboard.press('Shift+Tab');
+  await b.page.keyboard.press('Enter');
+  await b.page.keyboard.type('answered by keyboard');
+  await b.page.keyboard.press('Enter');
+  const got = await waitForMessage(a.page, 'answered by keyboard');
+  assert.match(got.quote, /typed with keys/);
+
+  // DM by keyboard: Tab reaches the member's DM button.
+  await tabTo(a.page, 'members-toggle');
+  await a.page.keyboard.press('Tab');
+  assert.equal(await a.page.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'dm-button');
+  await a.page.keyboard.press('Enter');
+  await a.page.keyboard.type('dm by keys');
+  await a.page.keyboard.press('Enter');
+  const dm = await waitForMessage(b.page, 'dm by keys');
+  assert.equal(dm.kind, 'dm');
+  await a.context.close();
+  await b.context.close();
+});

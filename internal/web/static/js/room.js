@@ -1,0 +1,756 @@
+// @ts-check
+// room.js: the state of one room as this browser tab sees it: keys, our
+// session, the members and their keys, the messages on screen and their
+// self-destruct timers. It speaks to the relay through socket.js and to the
+// page only through events (Room is an EventTarget); it never touches the
+// DOM and never stores anything outside this tab's memory.
+
+import {
+  KIND, CLOSE, encodeJoin, encodeResume, encodeEnvelopeFrame, encodePurge, encodeLogout,
+} from './protocol.js';
+import * as e2ee from './e2ee.js';
+import { Conn, backoffDelay, postRoom } from './socket.js';
+
+/** Longest message body accepted from the composer, in characters. */
+export const MAX_BODY = 16000;
+/** Characters of the original kept in a reply quote. */
+export const REPLY_CHARS = 140;
+/** Largest self-destruct time a message may carry (protocol 5.2). */
+const MAX_TTL_S = 86400;
+/** How long to keep trying to resume a dropped socket. */
+const RESUME_WINDOW_MS = 30000;
+
+/**
+ * @typedef {object} Member
+ * @property {number} session
+ * @property {string} alias      normalised alias from the member's hello
+ * @property {string} display    alias as shown (made unique with a fingerprint group)
+ * @property {string} fingerprint
+ * @property {Uint8Array} edPub
+ * @property {Uint8Array} xPub
+ * @property {boolean} self
+ */
+
+/**
+ * @typedef {object} Message
+ * @property {string} id
+ * @property {'msg'|'dm'|'system'} kind
+ * @property {Date} at
+ * @property {string} body        Markdown (kinds msg, dm) or plain text (system)
+ * @property {{session: number, alias: string, fingerprint: string, self: boolean}} [from]
+ * @property {{session: number, alias: string}} [to]   recipient of a DM
+ * @property {{session: number, alias: string}} [peer] the other side of a DM
+ * @property {number} [ttl]       seconds until it vanishes
+ * @property {number} [expiresAt] Date.now() value when it vanishes
+ * @property {{id: string, alias: string, text: string}} [reply]
+ */
+
+/**
+ * @typedef {'idle'|'deriving'|'connecting'|'joined'|'reconnecting'|'ended'} Status
+ */
+
+/** @param {Uint8Array} b */
+function hex(b) {
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+/** A fresh random message id: 16 bytes as hex. */
+export function newMessageID() {
+  return hex(e2ee.randomBytes(16));
+}
+
+/**
+ * Create a room on the relay: make the secret and owner key, run the key
+ * schedule, seal the room's name, register it.
+ * @param {{name: string, password: string, ttl: number, purge: 'anyone'|'owner', origin: string}} o
+ * @returns {Promise<{link: string, fragment: string, secret: Uint8Array, owner: Uint8Array, ownerKey: string, ttl: number, hasPassword: boolean}>}
+ */
+export async function createRoom(o) {
+  const secret = e2ee.randomBytes(32);
+  const owner = e2ee.randomBytes(32);
+  const hasPassword = o.password !== '';
+  const keys = await e2ee.deriveRoom(secret, hasPassword ? o.password : undefined);
+  const name = o.name.trim().slice(0, 200);
+  /** @type {{rid: string, verifier: string, owner: string, ttl: number, purge: 'anyone'|'owner', meta?: string}} */
+  const body = {
+    rid: e2ee.b64url(keys.rid),
+    verifier: e2ee.b64url(keys.verifier),
+    owner: e2ee.b64url(await e2ee.sha256(owner)),
+    ttl: o.ttl,
+    purge: o.purge,
+  };
+  if (name !== '') body.meta = e2ee.b64url(await e2ee.sealMeta(keys.roster, keys.rid, { name }));
+  const answer = await postRoom(body);
+  const link = e2ee.makeLink(o.origin, secret, hasPassword);
+  return {
+    link,
+    fragment: link.slice(link.indexOf('#')),
+    secret,
+    owner,
+    ownerKey: e2ee.b64url(owner),
+    ttl: answer.ttl,
+    hasPassword,
+  };
+}
+
+/**
+ * Parse an owner key pasted by a person (b64url of 32 bytes).
+ * @param {string} s
+ * @returns {Uint8Array|null}
+ */
+export function parseOwnerKey(s) {
+  try {
+    const b = e2ee.fromB64url(s.trim());
+    return b.length === 32 ? b : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Make alias distinct from taken ones (compared case-insensitively) by
+ * appending -2, -3, ... within the 32-character limit.
+ * @param {string} alias normalised
+ * @param {Iterable<string>} taken
+ * @returns {string}
+ */
+export function distinctAlias(alias, taken) {
+  const lower = new Set(Array.from(taken, (a) => a.toLowerCase()));
+  if (!lower.has(alias.toLowerCase())) return alias;
+  for (let n = 2; ; n++) {
+    const suffix = `-${n}`;
+    const base = Array.from(alias).slice(0, 32 - suffix.length).join('');
+    const a = base + suffix;
+    if (!lower.has(a.toLowerCase())) return a;
+  }
+}
+
+/**
+ * Validate and normalise a decrypted message plaintext.
+ * @param {unknown} m
+ * @returns {{id: string, body: string, ttl?: number, reply?: {id: string, alias: string, text: string}}|null}
+ */
+function checkPayload(m) {
+  if (typeof m !== 'object' || m === null) return null;
+  const o = /** @type {Record<string, unknown>} */ (m);
+  if (typeof o.id !== 'string' || !/^[0-9a-f]{32}$/.test(o.id)) return null;
+  if (typeof o.body !== 'string') return null;
+  /** @type {{id: string, body: string, ttl?: number, reply?: {id: string, alias: string, text: string}}} */
+  const out = { id: o.id, body: o.body.slice(0, MAX_BODY) };
+  if (o.ttl !== undefined) {
+    if (typeof o.ttl !== 'number' || !Number.isInteger(o.ttl) || o.ttl < 1 || o.ttl > MAX_TTL_S) return null;
+    out.ttl = o.ttl;
+  }
+  if (o.reply !== undefined && o.reply !== null) {
+    const r = /** @type {Record<string, unknown>} */ (o.reply);
+    if (typeof r !== 'object' || typeof r.id !== 'string' || typeof r.alias !== 'string' || typeof r.text !== 'string') {
+      return null;
+    }
+    out.reply = {
+      id: r.id.slice(0, 64),
+      alias: e2ee.normalizeAlias(r.alias),
+      text: Array.from(r.text).slice(0, REPLY_CHARS).join(''),
+    };
+  }
+  return out;
+}
+
+/**
+ * Room is one tab's membership of one room. Events (CustomEvent, detail):
+ *   'status'   {status}                  connection state changed
+ *   'welcome'  {name, policy, resumed}   we are in (again, if resumed)
+ *   'members'  {members: Member[]}       the member list changed
+ *   'message'  {message: Message}        a message or system notice to show
+ *   'remove'   {id}                      a message self-destructed
+ *   'problem'  {text}                    something to tell the person; the room goes on
+ *   'ended'    {code, reason, before}    the room is over for this tab (before: no WELCOME yet)
+ */
+export class Room extends EventTarget {
+  /**
+   * @param {{secret: Uint8Array, hasPassword: boolean, url: string, owner?: Uint8Array|null}} o
+   */
+  constructor(o) {
+    super();
+    /** @type {Uint8Array|null} */
+    this.secret = o.secret;
+    this.hasPassword = o.hasPassword;
+    this.url = o.url;
+    /** @type {Uint8Array|null} the owner key, if this tab holds it */
+    this.owner = o.owner ?? null;
+    /** @type {Status} */
+    this.status = 'idle';
+    /** @type {Awaited<ReturnType<typeof e2ee.deriveRoom>>|null} */
+    this.keys = null;
+    /** @type {Awaited<ReturnType<typeof e2ee.newIdentity>>|null} */
+    this.identity = null;
+    this.alias = '';
+    this.session = 0;
+    /** @type {Uint8Array|null} */
+    this.token = null;
+    /** performance.now() at which the room ends */
+    this.deadline = 0;
+    /** @type {'anyone'|'owner'} */
+    this.policy = 'anyone';
+    this.name = '';
+    this.seq = 0n;
+    /** @type {Map<number, Member>} in join order */
+    this.members = new Map();
+    /** @type {Map<number, bigint>} highest seq accepted per sender */
+    this.lastSeq = new Map();
+    /** @type {Map<number, CryptoKey>} */
+    this.dmKeys = new Map();
+    /** @type {Map<string, Message>} */
+    this.messages = new Map();
+    /** @type {Map<string, ReturnType<typeof setTimeout>>} */
+    this.timers = new Map();
+    /** @type {Conn|null} */
+    this.conn = null;
+    this.welcomed = false;
+    this.attempt = 0;
+    this.dropAt = 0;
+    /** @type {ReturnType<typeof setTimeout>|null} */
+    this.retry = null;
+    /** frames are handled one at a time, in order, though opening is async */
+    this.queue = Promise.resolve();
+  }
+
+  /**
+   * @param {string} type
+   * @param {object} detail
+   */
+  emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  /** @param {Status} s */
+  setStatus(s) {
+    this.status = s;
+    this.emit('status', { status: s });
+  }
+
+  /** @returns {number} milliseconds of life left (by our own clock) */
+  remainingMs() {
+    return Math.max(0, this.deadline - performance.now());
+  }
+
+  /** @returns {Member|undefined} */
+  me() {
+    return this.members.get(this.session);
+  }
+
+  /** @returns {boolean} whether this tab may purge (policy or owner key) */
+  canPurge() {
+    return this.policy === 'anyone' || this.owner !== null;
+  }
+
+  /**
+   * Derive the keys and join as a new session. Progress and the outcome
+   * arrive as events ('status', then 'welcome' or 'ended').
+   * @param {string} alias as typed
+   * @param {string} [password]
+   */
+  async enter(alias, password) {
+    if (!this.secret) throw new Error('room already wiped');
+    this.setStatus('deriving');
+    this.keys = await e2ee.deriveRoom(this.secret, this.hasPassword ? password : undefined);
+    this.identity = await e2ee.newIdentity();
+    this.alias = e2ee.normalizeAlias(alias) || e2ee.randomAlias();
+    if (this.status === 'ended') return;
+    this.setStatus('connecting');
+    this.connect(encodeJoin(this.keys.rid, this.keys.join));
+  }
+
+  /** @param {Uint8Array} first */
+  connect(first) {
+    const c = new Conn(this.url, first);
+    this.conn = c;
+    c.addEventListener('frame', (ev) => {
+      const f = /** @type {CustomEvent} */ (ev).detail;
+      this.queue = this.queue.then(() => this.onFrame(c, f)).catch((err) => {
+        console.warn('veil: frame dropped:', err);
+      });
+    });
+    c.addEventListener('bad', () => this.emit('problem', { text: 'A malformed frame from the server was ignored.' }));
+    c.addEventListener('close', (ev) => {
+      const d = /** @type {CustomEvent} */ (ev).detail;
+      this.queue = this.queue.then(() => this.onClose(c, d.code, d.reason));
+    });
+  }
+
+  /**
+   * @param {Conn} c
+   * @param {import('./protocol.js').ServerFrame} f
+   */
+  async onFrame(c, f) {
+    if (c !== this.conn || this.status === 'ended') return;
+    switch (f.type) {
+      case 'welcome':
+        await this.onWelcome(f);
+        return;
+      case 'envelope':
+        if (!this.welcomed) return;
+        await this.onEnvelope(f.envelope, f.header);
+        return;
+      case 'left':
+        this.onLeft(f.session, f.reason);
+        return;
+      case 'error':
+        this.emit('problem', {
+          text: f.code === CLOSE.NOT_ALLOWED
+            ? 'Only the owner may purge this room. Use "Purge with owner key" if you have it.'
+            : e2eeSafeText(f.code, f.reason),
+        });
+    }
+  }
+
+  /**
+   * @param {{session: number, token: Uint8Array, remainingMs: number, policy: 'anyone'|'owner', meta: Uint8Array, members: {session: number, hello: Uint8Array}[]}} w
+   */
+  async onWelcome(w) {
+    const keys = /** @type {NonNullable<typeof this.keys>} */ (this.keys);
+    const resumed = this.welcomed;
+    if (resumed && w.session !== this.session) {
+      // A resume must give back the same session; anything else is a new
+      // membership that our DM keys and seq do not belong to.
+      this.end(CLOSE.SESSION_ENDED, 'session ended');
+      return;
+    }
+    this.session = w.session;
+    this.token = w.token;
+    this.deadline = performance.now() + w.remainingMs;
+    this.policy = w.policy;
+    this.attempt = 0;
+    if (!resumed && w.meta.length > 0) {
+      try {
+        const meta = await e2ee.openMeta(keys.roster, keys.rid, w.meta);
+        if (meta && typeof meta.name === 'string') this.name = meta.name.slice(0, 200);
+      } catch {
+        this.emit('problem', { text: 'The room name could not be decrypted.' });
+      }
+    }
+    const listed = new Set();
+    for (const m of w.members) {
+      listed.add(m.session);
+      if (m.session === this.session) continue;
+      const known = this.members.get(m.session);
+      if (known) continue;
+      await this.addHello(m.hello, m.session, resumed);
+    }
+    if (resumed) {
+      // Members who left while we were away.
+      for (const [s, m] of this.members) {
+        if (s !== this.session && !listed.has(s)) this.removeMember(m, 'left');
+      }
+    }
+    if (!resumed || !listed.has(this.session)) {
+      if (!resumed) {
+        this.alias = distinctAlias(this.alias, Array.from(this.members.values(), (m) => m.alias));
+      }
+      await this.sendHello();
+    }
+    this.welcomed = true;
+    this.setStatus('joined');
+    this.emit('welcome', { name: this.name, policy: this.policy, resumed });
+    if (!resumed) {
+      this.system(`You joined as ${this.alias}.`);
+    } else {
+      this.system('Reconnected.');
+    }
+  }
+
+  async sendHello() {
+    const keys = /** @type {NonNullable<typeof this.keys>} */ (this.keys);
+    const identity = /** @type {NonNullable<typeof this.identity>} */ (this.identity);
+    const env = await e2ee.sealHello({
+      rid: keys.rid, sender: this.session, seq: this.nextSeq(), roster: keys.roster, identity, alias: this.alias,
+    });
+    this.conn?.send(encodeEnvelopeFrame(env));
+    if (!this.members.has(this.session)) {
+      const fp = await e2ee.fingerprint(identity.edPub, identity.xPub);
+      this.members.set(this.session, {
+        session: this.session, alias: this.alias, display: this.alias, fingerprint: fp,
+        edPub: identity.edPub, xPub: identity.xPub, self: true,
+      });
+      this.membersChanged();
+    }
+  }
+
+  /** @returns {bigint} */
+  nextSeq() {
+    this.seq += 1n;
+    return this.seq;
+  }
+
+  /**
+   * Open a hello and add (or confirm) its member.
+   * @param {Uint8Array} env
+   * @param {number} session  the session the relay says sent it
+   * @param {boolean} announce whether to post "X joined"
+   */
+  async addHello(env, session, announce) {
+    const keys = /** @type {NonNullable<typeof this.keys>} */ (this.keys);
+    let h;
+    try {
+      h = await e2ee.openHello(env, keys.roster);
+    } catch {
+      return; // not sealed with this room's roster key, or forged: ignore
+    }
+    if (h.header.sender !== session || !sameBytes(h.header.rid, keys.rid)) return;
+    const last = this.lastSeq.get(session);
+    if (last !== undefined && h.header.seq <= last) return;
+    const known = this.members.get(session);
+    if (known) {
+      // A later hello from the same session may change only its alias.
+      if (!sameBytes(known.edPub, h.edPub) || !sameBytes(known.xPub, h.xPub)) return;
+      this.lastSeq.set(session, h.header.seq);
+      const alias = e2ee.normalizeAlias(h.alias) || 'anonymous';
+      if (alias !== known.alias) {
+        const old = known.display;
+        known.alias = alias;
+        this.recomputeDisplay();
+        this.system(`${old} is now ${known.display}.`);
+        this.membersChanged();
+      }
+      return;
+    }
+    this.lastSeq.set(session, h.header.seq);
+    /** @type {Member} */
+    const m = {
+      session,
+      alias: e2ee.normalizeAlias(h.alias) || 'anonymous',
+      display: '',
+      fingerprint: await e2ee.fingerprint(h.edPub, h.xPub),
+      edPub: h.edPub,
+      xPub: h.xPub,
+      self: false,
+    };
+    this.members.set(session, m);
+    this.recomputeDisplay();
+    this.membersChanged();
+    if (announce) this.system(`${m.display} joined`, 'join');
+  }
+
+  /** Show later members sharing an alias with their fingerprint's first group. */
+  recomputeDisplay() {
+    const seen = new Set();
+    for (const m of this.members.values()) {
+      const k = m.alias.toLowerCase();
+      m.display = seen.has(k) ? `${m.alias} (${m.fingerprint.slice(0, 4)})` : m.alias;
+      seen.add(k);
+    }
+  }
+
+  membersChanged() {
+    this.emit('members', { members: Array.from(this.members.values()) });
+  }
+
+  /**
+   * @param {Uint8Array} env
+   * @param {import('./protocol.js').Header} h
+   */
+  async onEnvelope(env, h) {
+    const keys = /** @type {NonNullable<typeof this.keys>} */ (this.keys);
+    if (h.sender === this.session || !sameBytes(h.rid, keys.rid)) return;
+    if (h.kind === KIND.HELLO) {
+      await this.addHello(env, h.sender, true);
+      return;
+    }
+    const from = this.members.get(h.sender);
+    if (!from) return; // no hello yet: we cannot verify it
+    const last = this.lastSeq.get(h.sender) ?? 0n;
+    if (h.seq <= last) return;
+    let key;
+    if (h.kind === KIND.MSG) {
+      if (h.to !== 0) return;
+      key = keys.msg;
+    } else if (h.kind === KIND.DM) {
+      if (h.to !== this.session) return;
+      key = await this.dmKeyFor(from);
+    } else {
+      return;
+    }
+    let opened;
+    try {
+      opened = await e2ee.openEnvelope(env, { key, edPub: from.edPub, rid: keys.rid, self: this.session });
+    } catch {
+      return; // failed to open or verify: drop
+    }
+    // Re-check after the await: a later envelope may have been accepted meanwhile.
+    if (opened.header.seq <= (this.lastSeq.get(h.sender) ?? 0n)) return;
+    this.lastSeq.set(h.sender, opened.header.seq);
+    let payload;
+    try {
+      payload = checkPayload(JSON.parse(e2ee.dec.decode(opened.data)));
+    } catch {
+      payload = null;
+    }
+    if (!payload || this.messages.has(payload.id)) return;
+    const me = /** @type {Member} */ (this.me());
+    /** @type {Message} */
+    const msg = {
+      id: payload.id,
+      kind: h.kind === KIND.DM ? 'dm' : 'msg',
+      at: new Date(),
+      body: payload.body,
+      from: { session: from.session, alias: from.display, fingerprint: from.fingerprint, self: false },
+      ttl: payload.ttl,
+      reply: payload.reply,
+    };
+    if (msg.kind === 'dm') {
+      msg.to = { session: me.session, alias: me.display };
+      msg.peer = { session: from.session, alias: from.display };
+    }
+    this.addMessage(msg);
+  }
+
+  /**
+   * @param {Member} peer
+   * @returns {Promise<CryptoKey>}
+   */
+  async dmKeyFor(peer) {
+    const k = this.dmKeys.get(peer.session);
+    if (k) return k;
+    const keys = /** @type {NonNullable<typeof this.keys>} */ (this.keys);
+    const identity = /** @type {NonNullable<typeof this.identity>} */ (this.identity);
+    const key = await e2ee.dmKey(identity.xPriv, peer.xPub, keys.rid, this.session, peer.session);
+    this.dmKeys.set(peer.session, key);
+    return key;
+  }
+
+  /**
+   * @param {number} session
+   * @param {number} reason
+   */
+  onLeft(session, reason) {
+    const m = this.members.get(session);
+    if (!m || session === this.session) return;
+    const how = reason === 2 ? 'logged out' : reason === 3 ? 'lost the connection and left'
+      : reason === 4 ? 'was disconnected (connection too slow)' : 'left';
+    this.removeMember(m, how);
+  }
+
+  /**
+   * @param {Member} m
+   * @param {string} how
+   */
+  removeMember(m, how) {
+    this.members.delete(m.session);
+    this.lastSeq.delete(m.session);
+    this.dmKeys.delete(m.session);
+    this.recomputeDisplay();
+    this.membersChanged();
+    this.system(`${m.display} ${how}`, 'leave');
+  }
+
+  /**
+   * Post a system notice into the message list.
+   * @param {string} text
+   * @param {string} [what]
+   */
+  system(text, what = 'info') {
+    /** @type {Message & {what: string}} */
+    const msg = { id: `sys-${newMessageID()}`, kind: 'system', at: new Date(), body: text, what };
+    this.emit('message', { message: msg });
+  }
+
+  /** @param {Message} msg */
+  addMessage(msg) {
+    this.messages.set(msg.id, msg);
+    if (msg.ttl) {
+      msg.expiresAt = Date.now() + msg.ttl * 1000;
+      this.timers.set(msg.id, setTimeout(() => this.vanish(msg.id), msg.ttl * 1000));
+    }
+    this.emit('message', { message: msg });
+  }
+
+  /** @param {string} id */
+  vanish(id) {
+    const t = this.timers.get(id);
+    if (t) clearTimeout(t);
+    this.timers.delete(id);
+    const m = this.messages.get(id);
+    if (m) m.body = '';
+    this.messages.delete(id);
+    this.emit('remove', { id });
+  }
+
+  /**
+   * Send a message to the room, or to one member when to is set.
+   * @param {string} body Markdown
+   * @param {{ttl?: number, reply?: string|null, to?: number|null}} [opt]
+   * @returns {Promise<Message>}
+   */
+  async send(body, opt = {}) {
+    if (this.status !== 'joined' || !this.conn?.open) {
+      throw new Error('Not connected: the message was not sent.');
+    }
+    if (body.trim() === '') throw new Error('The message is empty.');
+    if (body.length > MAX_BODY) throw new Error(`The message is too long (at most ${MAX_BODY} characters).`);
+    const keys = /** @type {NonNullable<typeof this.keys>} */ (this.keys);
+    const identity = /** @type {NonNullable<typeof this.identity>} */ (this.identity);
+    const me = /** @type {Member} */ (this.me());
+    /** @type {{id: string, body: string, ttl?: number, reply?: {id: string, alias: string, text: string}}} */
+    const payload = { id: newMessageID(), body };
+    if (opt.ttl) payload.ttl = opt.ttl;
+    if (opt.reply) {
+      const orig = this.messages.get(opt.reply);
+      if (orig && orig.from) {
+        // A self-destructing message is quoted without its text, so it does
+        // not outlive its timer inside the reply (docs/protocol.md 5.2).
+        const text = orig.ttl ? '' : Array.from(orig.body).slice(0, REPLY_CHARS).join('');
+        payload.reply = { id: orig.id, alias: orig.from.alias, text };
+      }
+    }
+    /** @type {number} */
+    let kind = KIND.MSG;
+    let to = 0;
+    let key = keys.msg;
+    /** @type {Member|undefined} */
+    let peer;
+    if (opt.to) {
+      peer = this.members.get(opt.to);
+      if (!peer || peer.self) throw new Error('That member has left; the direct message was not sent.');
+      kind = KIND.DM;
+      to = peer.session;
+      key = await this.dmKeyFor(peer);
+    }
+    const env = await e2ee.sealEnvelope({
+      kind, rid: keys.rid, sender: this.session, to, epoch: 0, seq: this.nextSeq(), key,
+      edPriv: identity.edPriv, data: e2ee.enc.encode(JSON.stringify(payload)),
+    });
+    if (!this.conn?.send(encodeEnvelopeFrame(env))) throw new Error('Not connected: the message was not sent.');
+    /** @type {Message} */
+    const msg = {
+      id: payload.id,
+      kind: peer ? 'dm' : 'msg',
+      at: new Date(),
+      body,
+      from: { session: me.session, alias: me.display, fingerprint: me.fingerprint, self: true },
+      ttl: payload.ttl,
+      reply: payload.reply,
+    };
+    if (peer) {
+      msg.to = { session: peer.session, alias: peer.display };
+      msg.peer = { session: peer.session, alias: peer.display };
+    }
+    this.addMessage(msg);
+    return msg;
+  }
+
+  /**
+   * Ask the relay to purge the room. With an owner key (given, or held
+   * since creating the room) the relay always accepts.
+   * @param {Uint8Array|null} [owner]
+   */
+  purge(owner) {
+    const key = owner ?? this.owner;
+    if (!this.conn?.send(encodePurge(key ?? undefined))) {
+      this.emit('problem', { text: 'Not connected: the room was not purged.' });
+      return;
+    }
+    if (owner) this.owner = owner;
+  }
+
+  /** End this session for good; the relay answers by closing the socket. */
+  logout() {
+    const c = this.conn;
+    if (c) {
+      c.send(encodeLogout());
+      // The relay closes with 1000 after LOGOUT; make sure the socket goes
+      // even if it does not.
+      setTimeout(() => c.close(1000, 'logged out'), 3000);
+      c.closed = true;
+    }
+    this.conn = null;
+    this.setStatus('ended');
+    this.wipe();
+  }
+
+  /** Leave because the tab is going away: the relay ends the session at once. */
+  leave() {
+    this.conn?.close(1000, 'left');
+    this.conn = null;
+    this.setStatus('ended');
+    this.wipe();
+  }
+
+  /**
+   * @param {Conn} c
+   * @param {number} code
+   * @param {string} reason
+   */
+  onClose(c, code, reason) {
+    if (c !== this.conn || this.status === 'ended') return;
+    const dropped = code === 1006 || code === 1005;
+    if (dropped && this.welcomed && this.token) {
+      if (this.status !== 'reconnecting') this.dropAt = performance.now();
+      if (performance.now() - this.dropAt < RESUME_WINDOW_MS) {
+        this.setStatus('reconnecting');
+        const delay = backoffDelay(this.attempt++);
+        this.retry = setTimeout(() => {
+          this.retry = null;
+          if (this.status !== 'reconnecting' || !this.keys || !this.token) return;
+          this.connect(encodeResume(this.keys.rid, this.token));
+        }, delay);
+        return;
+      }
+    }
+    this.end(code, reason);
+  }
+
+  /**
+   * The room is over for this tab: tell the page, then forget everything.
+   * @param {number} code
+   * @param {string} reason
+   */
+  end(code, reason) {
+    const before = !this.welcomed;
+    this.conn?.close(1000, '');
+    this.conn = null;
+    this.setStatus('ended');
+    this.wipe();
+    this.emit('ended', { code, reason, before });
+  }
+
+  /** Forget every key, member and message this tab holds. */
+  wipe() {
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = null;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    for (const m of this.messages.values()) m.body = '';
+    this.messages.clear();
+    this.members.clear();
+    this.lastSeq.clear();
+    this.dmKeys.clear();
+    this.secret?.fill(0);
+    this.token?.fill(0);
+    this.owner?.fill(0);
+    this.secret = null;
+    this.token = null;
+    this.owner = null;
+    this.keys = null;
+    this.identity = null;
+    this.name = '';
+  }
+}
+
+/**
+ * @param {Uint8Array} a
+ * @param {Uint8Array} b
+ */
+function sameBytes(a, b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Text for an ERROR frame that is not 4010.
+ * @param {number} code
+ * @param {string} reason
+ */
+function e2eeSafeText(code, reason) {
+  const r = reason.slice(0, 200);
+  return r ? `The server answered: ${r} (code ${code}).` : `The server answered with code ${code}.`;
+}
