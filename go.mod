@@ -7,3 +7,5 @@ require (
 	golang.org/x/text v0.43.0
 	golang.org/x/time v0.16.0
 )
+
+require go.uber.org/goleak v1.3.0

@@ -367,9 +367,11 @@ func TestForeignOriginRefused(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "403") {
 		t.Fatalf("dial with a foreign Origin = %v, want 403", err)
 	}
-	if _, err := s.Dial(t.Context(), vtest.DialOptions{Header: http.Header{"Origin": {s.URL}}}); err != nil {
+	ws, err := s.Dial(t.Context(), vtest.DialOptions{Header: http.Header{"Origin": {s.URL}}})
+	if err != nil {
 		t.Fatalf("dial with our own Origin: %v", err)
 	}
+	ws.CloseNow()
 }
 
 func TestSlowReaderIsCut(t *testing.T) {

@@ -4,6 +4,7 @@
 package vtest
 
 import (
+	"context"
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
@@ -82,7 +83,12 @@ func NewServer(t testing.TB, opt Options) *Server {
 	s.HTTP.Start()
 	s.URL = s.HTTP.URL
 	t.Cleanup(func() {
-		s.Relay.Shutdown(t.Context())
+		// t.Context is already canceled here; give the sockets time to close.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Relay.Shutdown(ctx); err != nil {
+			t.Errorf("relay shutdown: %v", err)
+		}
 		s.HTTP.Close()
 	})
 	return s
