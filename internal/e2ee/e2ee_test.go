@@ -40,7 +40,7 @@ func TestHelloRoundTrip(t *testing.T) {
 	k, _ := DeriveRoom(bytes.Repeat([]byte{2}, 32), "")
 	id, _ := NewIdentity()
 	alias := strings.Repeat("<", MaxAlias)
-	env, err := SealHello(k, 5, 1, id, alias, nil)
+	env, err := SealHello(k, 5, 1, id, alias, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func FuzzOpen(f *testing.F) {
 	h := protocol.Header{Version: 1, Suite: SuiteV1, Kind: protocol.KindMsg, RID: k.RID, Sender: 3, Seq: 1}
 	env, _ := Seal(h, k.Msg[:], id.Ed, []byte("hello"), nil)
 	f.Add(env)
-	hello, _ := SealHello(k, 3, 2, id, "a", nil)
+	hello, _ := SealHello(k, 3, 2, id, "a", nil, nil)
 	f.Add(hello)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		Open(b, k.Msg[:], id.EdPub())

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"veil/internal/protocol"
 )
@@ -51,9 +52,10 @@ func (id Identity) XPub() []byte { return id.X.PublicKey().Bytes() }
 
 // Hello is the plaintext of a kind-1 envelope.
 type Hello struct {
-	Alias string `json:"alias"`
-	X     string `json:"x"`
-	E     string `json:"e"`
+	Alias string   `json:"alias"`
+	X     string   `json:"x"`
+	E     string   `json:"e"`
+	Caps  []string `json:"caps,omitempty"`
 }
 
 // Member is an opened, verified hello.
@@ -62,13 +64,18 @@ type Member struct {
 	Alias   string
 	EdPub   ed25519.PublicKey
 	XPub    []byte
+	Caps    []string
 }
+
+// Has reports whether the member announced capability c.
+func (m Member) Has(c string) bool { return slices.Contains(m.Caps, c) }
 
 // Fingerprint returns the member's fingerprint.
 func (m Member) Fingerprint() string { return Fingerprint(m.EdPub, m.XPub) }
 
-// SealHello announces id under alias as session sender.
-func SealHello(k Keys, sender uint32, seq uint64, id Identity, alias string, nonce []byte) ([]byte, error) {
+// SealHello announces id under alias, with capabilities caps, as session
+// sender.
+func SealHello(k Keys, sender uint32, seq uint64, id Identity, alias string, caps []string, nonce []byte) ([]byte, error) {
 	// Without HTML escaping, like the browser's JSON.stringify: an alias of
 	// 32 "<" stays in the smallest padding bucket.
 	var buf bytes.Buffer
@@ -78,6 +85,7 @@ func SealHello(k Keys, sender uint32, seq uint64, id Identity, alias string, non
 		Alias: alias,
 		X:     base64.RawURLEncoding.EncodeToString(id.XPub()),
 		E:     base64.RawURLEncoding.EncodeToString(id.EdPub()),
+		Caps:  caps,
 	}); err != nil {
 		return nil, err
 	}
@@ -123,7 +131,9 @@ func OpenHello(k Keys, env []byte) (Member, protocol.Header, error) {
 	if _, err := Verify(env, ed); err != nil {
 		return Member{}, h, err
 	}
-	return Member{Session: h.Sender, Alias: NormalizeAlias(hl.Alias), EdPub: ed, XPub: x}, h, nil
+	return Member{Session: h.Sender, Alias: NormalizeAlias(hl.Alias), EdPub: ed, XPub: x, Caps: hl.Caps}, h, nil
 }
 
 func encodeB64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+func edSign(id Identity, b []byte) []byte { return ed25519.Sign(id.Ed, b) }

@@ -25,10 +25,16 @@ const (
 
 // Envelope kinds.
 const (
-	KindHello byte = 1
-	KindMsg   byte = 2
-	KindDM    byte = 3
+	KindHello     byte = 1
+	KindMsg       byte = 2
+	KindDM        byte = 3
+	KindSenderKey byte = 4 // suite 2: a chain key sealed to one member
+	KindHandshake byte = 5 // suite 2: a DM session offer or accept
 )
+
+// Addressed reports whether envelopes of kind go to one member (To) rather
+// than to the whole room.
+func Addressed(kind byte) bool { return kind >= KindDM && kind <= KindHandshake }
 
 // Sizes and limits of version 1.
 const (
@@ -118,9 +124,9 @@ func ParseHeader(env []byte) (Header, error) {
 		if h.To != 0 {
 			return h, malformed("kind %d envelope addressed to %d", h.Kind, h.To)
 		}
-	case KindDM:
+	case KindDM, KindSenderKey, KindHandshake:
 		if h.To == 0 {
-			return h, malformed("direct message without recipient")
+			return h, malformed("kind %d envelope without recipient", h.Kind)
 		}
 	default:
 		return h, malformed("envelope kind %d", h.Kind)

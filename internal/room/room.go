@@ -318,7 +318,7 @@ func (r *Room) Envelope(m *Member, f protocol.Envelope) *protocol.Error {
 		slow = r.fanoutLocked(m, f.Raw)
 	case protocol.KindMsg:
 		slow = r.fanoutLocked(m, f.Raw)
-	case protocol.KindDM:
+	case protocol.KindDM, protocol.KindSenderKey, protocol.KindHandshake:
 		to := r.members[f.Header.To]
 		if to == nil || to == m {
 			unlock()

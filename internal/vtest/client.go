@@ -104,7 +104,7 @@ func (s *Server) Join(t testing.TB, rm *Room, alias string, o DialOptions) (*Cli
 		}
 		c.Members[m.Session] = mem
 	}
-	hello, err := e2ee.SealHello(k, w.Session, c.nextSeq(), id, alias, nil)
+	hello, err := e2ee.SealHello(k, w.Session, c.nextSeq(), id, alias, nil, nil)
 	if err != nil {
 		return nil, err
 	}
