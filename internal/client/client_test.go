@@ -53,6 +53,21 @@ func expect(t *testing.T, c *Client, typ, text string) Event {
 	}
 }
 
+// next returns c's next event within 10 seconds.
+func next(t *testing.T, c *Client) Event {
+	t.Helper()
+	select {
+	case e, ok := <-c.Events():
+		if !ok {
+			t.Fatalf("%s: events ended", c.Alias())
+		}
+		return e
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: no event within 10s", c.Alias())
+	}
+	panic("unreachable")
+}
+
 // joined waits until c knows n other members.
 func joined(t *testing.T, c *Client, n int) {
 	t.Helper()
