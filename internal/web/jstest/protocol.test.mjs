@@ -29,7 +29,7 @@ function fakeEnvelope(o = {}) {
 
 test('constants match docs/protocol.md', () => {
   assert.deepEqual({ ...T }, { JOIN: 1, RESUME: 2, ENVELOPE: 3, PURGE: 4, LOGOUT: 5, WELCOME: 0x81, LEFT: 0x82, ERROR: 0x83 });
-  assert.deepEqual({ ...KIND }, { HELLO: 1, MSG: 2, DM: 3 });
+  assert.deepEqual({ ...KIND }, { HELLO: 1, MSG: 2, DM: 3, SK: 4, DMH: 5 });
   assert.equal(CLOSE.WRONG_PASSWORD, 4003);
   assert.equal(CLOSE.TOO_MANY, 4029);
   assert.equal(LEFT_REASON[3], 'dropped');

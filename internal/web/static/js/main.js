@@ -246,4 +246,17 @@ window.addEventListener('pageshow', (ev) => {
 // A different link pasted into this tab: start over from it.
 window.addEventListener('hashchange', () => location.reload());
 
+// For the browser tests only: with ?test in the address, window.__veilTest
+// reads the room's counters and epochs (never a key: those are on screen or
+// harmless), and can age the current epoch to test its 10-minute limit.
+if (new URLSearchParams(location.search).has('test')) {
+  Object.defineProperty(window, '__veilTest', {
+    value: Object.freeze({
+      stats: () => room?.stats() ?? null,
+      /** @param {number} ms */
+      ageEpoch: (ms) => { if (room) room.epochAt -= ms; },
+    }),
+  });
+}
+
 route();

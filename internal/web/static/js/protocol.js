@@ -1,6 +1,6 @@
 // @ts-check
-// protocol.js: the veil wire format, version 1 (docs/protocol.md sections 4
-// and 5). Frames in both directions and the 40-byte envelope header. Pure: no
+// protocol.js: the veil wire format, version 1 (docs/protocol.md sections 4,
+// 5 and 7). Frames in both directions and the 40-byte envelope header. Pure: no
 // DOM, no network, no crypto; every decoder throws on malformed input instead
 // of guessing.
 
@@ -10,8 +10,31 @@ export const T = Object.freeze({
   WELCOME: 0x81, LEFT: 0x82, ERROR: 0x83,
 });
 
-/** Envelope kinds (header byte 2). */
-export const KIND = Object.freeze({ HELLO: 1, MSG: 2, DM: 3 });
+/**
+ * Envelope kinds (header byte 2): hello, group message, direct message,
+ * sender key (section 7.2) and DM handshake (section 7.3).
+ */
+export const KIND = Object.freeze({ HELLO: 1, MSG: 2, DM: 3, SK: 4, DMH: 5 });
+
+/**
+ * Whether an envelope of this kind is addressed to one member (its "to" is
+ * the recipient and must not be 0). Kinds 1 and 2 go to the room and carry
+ * to = 0; kinds 3, 4 and 5 go to one member.
+ * @param {number} kind
+ * @returns {boolean}
+ */
+export function isDirected(kind) {
+  return kind === KIND.DM || kind === KIND.SK || kind === KIND.DMH;
+}
+
+/**
+ * Whether kind is one this version knows.
+ * @param {number} kind
+ * @returns {boolean}
+ */
+export function isKnownKind(kind) {
+  return Number.isInteger(kind) && kind >= KIND.HELLO && kind <= KIND.DMH;
+}
 
 /** WebSocket close codes used by the relay (section 4.4). */
 export const CLOSE = Object.freeze({
@@ -26,9 +49,11 @@ export const LEFT_REASON = Object.freeze({ 1: 'left', 2: 'logged out', 3: 'dropp
 
 /** Length of the envelope header, which is also the AEAD's associated data. */
 export const HEADER_LEN = 40;
-/** Envelope version and suite this module speaks. */
+/** Envelope version and suites this module speaks: suite 1 (section 5) and
+ * suite 2 (section 7: sender keys and DM sessions). */
 export const VERSION = 1;
 export const SUITE = 1;
+export const SUITE2 = 2;
 /** Nonce, GCM tag and Ed25519 signature sizes inside an envelope. */
 export const NONCE_LEN = 12;
 export const TAG_LEN = 16;
@@ -54,7 +79,7 @@ export const MAX_META = 1024;
  * @property {number} flags
  * @property {Uint8Array} rid     16 bytes (a copy)
  * @property {number} sender      session id of the sender
- * @property {number} to          recipient session id for kind 3, else 0
+ * @property {number} to          recipient session id for kinds 3, 4 and 5, else 0
  * @property {number} epoch
  * @property {bigint} seq
  */
@@ -347,27 +372,55 @@ export function parseHeader(envelope) {
 }
 
 /**
- * Write an envelope header: version 1, suite 1, flags 0.
- * @param {{kind: number, rid: Uint8Array, sender: number, to?: number, epoch?: number, seq: number|bigint}} h
+ * Write an envelope header: version 1, flags 0, suite 1 unless h.suite says
+ * 2. Kinds 3, 4 and 5 need a non-zero "to"; kinds 1 and 2 need to = 0.
+ * @param {{kind: number, rid: Uint8Array, sender: number, to?: number, epoch?: number, seq: number|bigint,
+ *          suite?: number}} h
  * @returns {Uint8Array} 40 bytes
  */
 export function encodeHeader(h) {
   need(h.rid, RID_LEN, 'rid');
-  if (h.kind !== KIND.HELLO && h.kind !== KIND.MSG && h.kind !== KIND.DM) throw new Error(`unknown kind ${h.kind}`);
+  if (!isKnownKind(h.kind)) throw new Error(`unknown kind ${h.kind}`);
+  const suite = h.suite ?? SUITE;
+  if (suite !== SUITE && suite !== SUITE2) throw new Error(`unknown suite ${suite}`);
+  const to = u32(h.to ?? 0, 'to');
+  if (isDirected(h.kind) ? to === 0 : to !== 0) {
+    throw new Error(`kind ${h.kind}: "to" must be ${isDirected(h.kind) ? 'a member' : '0'}`);
+  }
   const out = new Uint8Array(HEADER_LEN);
   const v = new DataView(out.buffer);
   out[0] = VERSION;
-  out[1] = SUITE;
+  out[1] = suite;
   out[2] = h.kind;
   out[3] = 0;
   out.set(h.rid, 4);
   v.setUint32(20, u32(h.sender, 'sender'));
-  v.setUint32(24, u32(h.to ?? 0, 'to'));
+  v.setUint32(24, to);
   v.setUint32(28, u32(h.epoch ?? 0, 'epoch'));
   const seq = BigInt(h.seq);
   if (seq < 0n || seq > 0xffffffffffffffffn) throw new Error('seq out of range');
   v.setBigUint64(32, seq);
   return out;
+}
+
+/**
+ * Judge a parsed header the way the relay does (section 5): version 1, a
+ * known suite and kind, flags 0, a non-zero sender, and "to" non-zero
+ * exactly for kinds 3, 4 and 5. Returns '' when it is well formed, else the
+ * reason.
+ * @param {Header} h
+ * @returns {string}
+ */
+export function headerProblem(h) {
+  if (h.version !== VERSION) return `unknown version ${h.version}`;
+  if (h.suite !== SUITE && h.suite !== SUITE2) return `unknown suite ${h.suite}`;
+  if (!isKnownKind(h.kind)) return `unknown kind ${h.kind}`;
+  if (h.flags !== 0) return `unknown flags ${h.flags}`;
+  if (h.sender === 0) return 'sender 0';
+  if (isDirected(h.kind) ? h.to === 0 : h.to !== 0) {
+    return `kind ${h.kind} envelope ${h.to === 0 ? 'without a recipient' : `addressed to ${h.to}`}`;
+  }
+  return '';
 }
 
 /**

@@ -1,12 +1,13 @@
 // @ts-check
 // room.js: the state of one room as this browser tab sees it: keys, our
-// session, the members and their keys, the messages on screen and their
-// self-destruct timers. It speaks to the relay through socket.js and to the
-// page only through events (Room is an EventTarget); it never touches the
-// DOM and never stores anything outside this tab's memory.
+// session, the members and their keys, the sender-key chains and DM
+// sessions of suite 2 (docs/protocol.md section 7), the messages on screen
+// and their self-destruct timers. It speaks to the relay through socket.js
+// and to the page only through events (Room is an EventTarget); it never
+// touches the DOM and never stores anything outside this tab's memory.
 
 import {
-  KIND, CLOSE, encodeJoin, encodeResume, encodeEnvelopeFrame, encodePurge, encodeLogout,
+  KIND, CLOSE, VERSION, encodeJoin, encodeResume, encodeEnvelopeFrame, encodePurge, encodeLogout,
 } from './protocol.js';
 import * as e2ee from './e2ee.js';
 import { Conn, backoffDelay, postRoom } from './socket.js';
@@ -19,6 +20,11 @@ export const REPLY_CHARS = 140;
 const MAX_TTL_S = 86400;
 /** How long to keep trying to resume a dropped socket. */
 const RESUME_WINDOW_MS = 30000;
+/** How long an offered DM session waits for its accept. */
+const DM_OFFER_TIMEOUT_MS = 15000;
+/** Capabilities our hello announces: none (the browser has no ML-KEM, 7.3). */
+/** @type {readonly string[]} */
+const MY_CAPS = Object.freeze([]);
 
 /**
  * @typedef {object} Member
@@ -26,9 +32,12 @@ const RESUME_WINDOW_MS = 30000;
  * @property {string} alias      normalised alias from the member's hello
  * @property {string} display    alias as shown (made unique with a fingerprint group)
  * @property {string} fingerprint
+ * @property {string} safety     member safety code of us and them (7.3); '' for ourselves
  * @property {Uint8Array} edPub
  * @property {Uint8Array} xPub
+ * @property {string[]} caps     capabilities from the signed hello
  * @property {boolean} self
+ * @property {boolean} verified  marked verified by this person, for this session only
  */
 
 /**
@@ -43,6 +52,7 @@ const RESUME_WINDOW_MS = 30000;
  * @property {number} [ttl]       seconds until it vanishes
  * @property {number} [expiresAt] Date.now() value when it vanishes
  * @property {{id: string, alias: string, text: string}} [reply]
+ * @property {'pending'} [state]  a direct message waiting for its DM session
  */
 
 /**
@@ -156,14 +166,42 @@ function checkPayload(m) {
 }
 
 /**
+ * A direct-message session with one member (docs/protocol.md 7.3).
+ * @typedef {object} DMSession
+ * @property {number} sid            the session id (the DM envelopes' epoch)
+ * @property {'a'|'b'} role          a offered, b accepted
+ * @property {'offered'|'ready'} state
+ * @property {{priv: CryptoKey, pub: Uint8Array}|null} eph  our ephemeral key until the chains exist
+ * @property {any} send              SendChain of our direction, once ready
+ * @property {any} recv              RecvChain of the peer's direction, once ready
+ * @property {string} safety         the DM safety code, once ready
+ * @property {{data: Uint8Array, id: string}[]} pending  messages typed before the session was ready
+ * @property {ReturnType<typeof setTimeout>|null} timer  gives up on an unanswered offer
+ */
+
+/**
+ * Our receiving state for one sender's group messages: the epoch whose key
+ * arrived last and its chain.
+ * @typedef {{epoch: number, chain: any}} RecvState
+ */
+
+/**
  * Room is one tab's membership of one room. Events (CustomEvent, detail):
- *   'status'   {status}                  connection state changed
- *   'welcome'  {name, policy, resumed}   we are in (again, if resumed)
- *   'members'  {members: Member[]}       the member list changed
- *   'message'  {message: Message}        a message or system notice to show
- *   'remove'   {id}                      a message self-destructed
- *   'problem'  {text}                    something to tell the person; the room goes on
- *   'ended'    {code, reason, before}    the room is over for this tab (before: no WELCOME yet)
+ *   'status'    {status}                  connection state changed
+ *   'welcome'   {name, policy, resumed}   we are in (again, if resumed)
+ *   'members'   {members: Member[]}       the member list changed (also: verified, DM sessions)
+ *   'message'   {message: Message}        a message or system notice to show
+ *   'remove'    {id}                      a message self-destructed
+ *   'msgstate'  {id, state}               a queued direct message was sent ('sent') or not ('failed')
+ *   'dmsession' {session, safety}         a DM session with this member is ready (or gone: safety '')
+ *   'problem'   {text}                    something to tell the person; the room goes on
+ *   'ended'     {code, reason, before}    the room is over for this tab (before: no WELCOME yet)
+ *
+ * Keys (suite 2, docs/protocol.md section 7): group messages are sealed with
+ * our own sending chain of the current epoch, whose chain key we hand to
+ * each member in a kind-4 envelope; direct messages with the chains of a
+ * DM session set up by a kind-5 handshake. Hellos stay in suite 1 under the
+ * roster key. Group and direct messages of suite 1 are rejected.
  */
 export class Room extends EventTarget {
   /**
@@ -192,17 +230,41 @@ export class Room extends EventTarget {
     /** @type {'anyone'|'owner'} */
     this.policy = 'anyone';
     this.name = '';
-    this.seq = 0n;
     /** @type {Map<number, Member>} in join order */
     this.members = new Map();
-    /** @type {Map<number, bigint>} highest seq accepted per sender */
-    this.lastSeq = new Map();
-    /** @type {Map<number, CryptoKey>} */
-    this.dmKeys = new Map();
     /** @type {Map<string, Message>} */
     this.messages = new Map();
     /** @type {Map<string, ReturnType<typeof setTimeout>>} */
     this.timers = new Map();
+
+    // Suite 2 (docs/protocol.md section 7).
+    /** our control counter: the seq of our kinds 1, 4 and 5 */
+    this.ctl = 0n;
+    /** @type {Map<number, bigint>} highest control seq accepted per sender */
+    this.lastCtl = new Map();
+    /** our current epoch (0: none yet) */
+    this.epoch = 0;
+    /** @type {any} our SendChain for this epoch */
+    this.chain = null;
+    /** performance.now() when our epoch started */
+    this.epochAt = 0;
+    /** @type {Map<number, RecvState>} */
+    this.recv = new Map();
+    /** @type {Map<number, DMSession>} */
+    this.dms = new Map();
+    /** @type {Map<string, string>} lower-case alias -> fingerprint, of verified members who left */
+    this.verifiedGone = new Map();
+    /**
+     * Debug counters, read by the browser tests: envelopes rejected (bad
+     * signature, replay, wrong epoch, suite 1, malformed), group messages
+     * dropped because the sender's key has not arrived, messages reported
+     * missing, epochs we started.
+     */
+    this.rejected = 0;
+    this.nokey = 0;
+    this.missing = 0;
+    this.epochsStarted = 0;
+
     /** @type {Conn|null} */
     this.conn = null;
     this.welcomed = false;
@@ -210,7 +272,10 @@ export class Room extends EventTarget {
     this.dropAt = 0;
     /** @type {ReturnType<typeof setTimeout>|null} */
     this.retry = null;
-    /** frames are handled one at a time, in order, though opening is async */
+    /**
+     * Frames and sends are handled one at a time, in order, though sealing
+     * and opening are async: every change of the key state runs here.
+     */
     this.queue = Promise.resolve();
   }
 
@@ -228,6 +293,18 @@ export class Room extends EventTarget {
     this.emit('status', { status: s });
   }
 
+  /**
+   * Run fn after everything queued before it; the result is fn's.
+   * @template T
+   * @param {() => Promise<T>} fn
+   * @returns {Promise<T>}
+   */
+  serial(fn) {
+    const p = this.queue.then(fn);
+    this.queue = p.then(() => {}, () => {});
+    return p;
+  }
+
   /** @returns {number} milliseconds of life left (by our own clock) */
   remainingMs() {
     return Math.max(0, this.deadline - performance.now());
@@ -241,6 +318,30 @@ export class Room extends EventTarget {
   /** @returns {boolean} whether this tab may purge (policy or owner key) */
   canPurge() {
     return this.policy === 'anyone' || this.owner !== null;
+  }
+
+  /**
+   * What the browser tests read (through main.js's ?test hook): counters and
+   * epochs, never a key.
+   */
+  stats() {
+    /** @type {Record<string, number>} */
+    const recv = {};
+    for (const [s, r] of this.recv) recv[s] = r.epoch;
+    /** @type {Record<string, {sid: number, state: string, safety: string}>} */
+    const dms = {};
+    for (const [s, d] of this.dms) dms[s] = { sid: d.sid, state: d.state, safety: d.safety };
+    return {
+      session: this.session,
+      epoch: this.epoch,
+      sentInEpoch: this.chain ? Number(this.chain.n) - 1 : 0,
+      epochsStarted: this.epochsStarted,
+      rejected: this.rejected,
+      nokey: this.nokey,
+      missing: this.missing,
+      recv,
+      dms,
+    };
   }
 
   /**
@@ -266,14 +367,14 @@ export class Room extends EventTarget {
     this.conn = c;
     c.addEventListener('frame', (ev) => {
       const f = /** @type {CustomEvent} */ (ev).detail;
-      this.queue = this.queue.then(() => this.onFrame(c, f)).catch((err) => {
+      this.serial(() => this.onFrame(c, f)).catch((err) => {
         console.warn('veil: frame dropped:', err);
       });
     });
     c.addEventListener('bad', () => this.emit('problem', { text: 'A malformed frame from the server was ignored.' }));
     c.addEventListener('close', (ev) => {
       const d = /** @type {CustomEvent} */ (ev).detail;
-      this.queue = this.queue.then(() => this.onClose(c, d.code, d.reason));
+      this.serial(async () => this.onClose(c, d.code, d.reason));
     });
   }
 
@@ -292,7 +393,7 @@ export class Room extends EventTarget {
         await this.onEnvelope(f.envelope, f.header);
         return;
       case 'left':
-        this.onLeft(f.session, f.reason);
+        await this.onLeft(f.session, f.reason);
         return;
       case 'error':
         this.emit('problem', {
@@ -311,7 +412,7 @@ export class Room extends EventTarget {
     const resumed = this.welcomed;
     if (resumed && w.session !== this.session) {
       // A resume must give back the same session; anything else is a new
-      // membership that our DM keys and seq do not belong to.
+      // membership that our keys and counters do not belong to.
       this.end(CLOSE.SESSION_ENDED, 'session ended');
       return;
     }
@@ -332,9 +433,9 @@ export class Room extends EventTarget {
     for (const m of w.members) {
       listed.add(m.session);
       if (m.session === this.session) continue;
-      const known = this.members.get(m.session);
-      if (known) continue;
-      await this.addHello(m.hello, m.session, resumed);
+      // Keys go out below, once our own hello has: a member cannot check a
+      // sender key from someone it has not met.
+      await this.addHello(m.hello, m.session, resumed, false);
     }
     if (resumed) {
       // Members who left while we were away.
@@ -342,13 +443,20 @@ export class Room extends EventTarget {
         if (s !== this.session && !listed.has(s)) this.removeMember(m, 'left');
       }
     }
-    if (!resumed || !listed.has(this.session)) {
-      if (!resumed) {
-        this.alias = distinctAlias(this.alias, Array.from(this.members.values(), (m) => m.alias));
-      }
-      await this.sendHello();
+    if (!resumed) {
+      this.alias = distinctAlias(this.alias, Array.from(this.members.values(), (m) => m.alias));
     }
+    // After a resume too: the relay lists everyone but us, and others answer
+    // a repeated hello with their current sender key, in case one was lost
+    // while our socket was down.
+    await this.sendHello();
     this.welcomed = true;
+    if (this.others().length > 0) {
+      // A first join hands our first chain to everyone here; a resume starts
+      // a new epoch, which also covers members who joined while we were
+      // away and keys of ours that may have been lost with the socket.
+      await this.startEpoch();
+    }
     this.setStatus('joined');
     this.emit('welcome', { name: this.name, policy: this.policy, resumed });
     if (!resumed) {
@@ -358,27 +466,32 @@ export class Room extends EventTarget {
     }
   }
 
+  /** @returns {Member[]} every member but us */
+  others() {
+    return Array.from(this.members.values()).filter((m) => !m.self);
+  }
+
+  /** @returns {bigint} the next control seq (kinds 1, 4, 5) */
+  nextCtl() {
+    this.ctl += 1n;
+    return this.ctl;
+  }
+
   async sendHello() {
     const keys = /** @type {NonNullable<typeof this.keys>} */ (this.keys);
     const identity = /** @type {NonNullable<typeof this.identity>} */ (this.identity);
     const env = await e2ee.sealHello({
-      rid: keys.rid, sender: this.session, seq: this.nextSeq(), roster: keys.roster, identity, alias: this.alias,
+      rid: keys.rid, sender: this.session, seq: this.nextCtl(), roster: keys.roster, identity, alias: this.alias,
     });
     this.conn?.send(encodeEnvelopeFrame(env));
     if (!this.members.has(this.session)) {
       const fp = await e2ee.fingerprint(identity.edPub, identity.xPub);
       this.members.set(this.session, {
-        session: this.session, alias: this.alias, display: this.alias, fingerprint: fp,
-        edPub: identity.edPub, xPub: identity.xPub, self: true,
+        session: this.session, alias: this.alias, display: this.alias, fingerprint: fp, safety: '',
+        edPub: identity.edPub, xPub: identity.xPub, caps: [], self: true, verified: false,
       });
       this.membersChanged();
     }
-  }
-
-  /** @returns {bigint} */
-  nextSeq() {
-    this.seq += 1n;
-    return this.seq;
   }
 
   /**
@@ -386,23 +499,36 @@ export class Room extends EventTarget {
    * @param {Uint8Array} env
    * @param {number} session  the session the relay says sent it
    * @param {boolean} announce whether to post "X joined"
+   * @param {boolean} share    whether to hand the member our sender key now
    */
-  async addHello(env, session, announce) {
+  async addHello(env, session, announce, share) {
     const keys = /** @type {NonNullable<typeof this.keys>} */ (this.keys);
+    const identity = /** @type {NonNullable<typeof this.identity>} */ (this.identity);
     let h;
     try {
       h = await e2ee.openHello(env, keys.roster);
     } catch {
+      this.rejected++;
       return; // not sealed with this room's roster key, or forged: ignore
     }
-    if (h.header.sender !== session || !sameBytes(h.header.rid, keys.rid)) return;
-    const last = this.lastSeq.get(session);
-    if (last !== undefined && h.header.seq <= last) return;
+    if (h.header.sender !== session || !sameBytes(h.header.rid, keys.rid)) {
+      this.rejected++;
+      return;
+    }
+    if (!this.ctlFresh(session, h.header.seq)) {
+      this.rejected++;
+      return;
+    }
     const known = this.members.get(session);
     if (known) {
-      // A later hello from the same session may change only its alias.
-      if (!sameBytes(known.edPub, h.edPub) || !sameBytes(known.xPub, h.xPub)) return;
-      this.lastSeq.set(session, h.header.seq);
+      // A member's keys never change within a session (7.4).
+      if (!sameBytes(known.edPub, h.edPub) || !sameBytes(known.xPub, h.xPub)) {
+        this.rejected++;
+        this.system(`Warning: ${known.display} (session ${session}) announced different keys. `
+          + `The change was rejected: ${known.display} keeps the keys shown in the member list.`, 'warn');
+        return;
+      }
+      this.lastCtl.set(session, h.header.seq);
       const alias = e2ee.normalizeAlias(h.alias) || 'anonymous';
       if (alias !== known.alias) {
         const old = known.display;
@@ -411,23 +537,49 @@ export class Room extends EventTarget {
         this.system(`${old} is now ${known.display}.`);
         this.membersChanged();
       }
+      // A repeated hello (after a resume) may mean our key was lost on the
+      // way: hand over the current one again.
+      if (share && this.chain) await this.shareKey(known);
       return;
     }
-    this.lastSeq.set(session, h.header.seq);
+    this.lastCtl.set(session, h.header.seq);
     /** @type {Member} */
     const m = {
       session,
       alias: e2ee.normalizeAlias(h.alias) || 'anonymous',
       display: '',
       fingerprint: await e2ee.fingerprint(h.edPub, h.xPub),
+      safety: await e2ee.memberSafety(identity.edPub, identity.xPub, h.edPub, h.xPub),
       edPub: h.edPub,
       xPub: h.xPub,
+      caps: Array.isArray(h.caps) ? h.caps.filter((c) => typeof c === 'string') : [],
       self: false,
+      verified: false,
     };
     this.members.set(session, m);
     this.recomputeDisplay();
     this.membersChanged();
     if (announce) this.system(`${m.display} joined`, 'join');
+    const earlier = this.verifiedGone.get(m.alias.toLowerCase());
+    if (earlier !== undefined && earlier !== m.fingerprint) {
+      this.system(`${m.display} is a new member with new keys, not the ${m.alias} you verified earlier. `
+        + 'Compare the safety code again before trusting them.', 'warn');
+    }
+    if (share) {
+      // 7.2 rule 2: a new member reads from now on, never earlier.
+      if (this.chain) await this.shareKey(m);
+      else await this.startEpoch();
+    }
+  }
+
+  /**
+   * Whether seq is above the last control seq accepted from session.
+   * @param {number} session
+   * @param {bigint} seq
+   */
+  ctlFresh(session, seq) {
+    const last = this.lastCtl.get(session);
+    return last === undefined || seq > last;
   }
 
   /** Show later members sharing an alias with their fingerprint's first group. */
@@ -445,58 +597,193 @@ export class Room extends EventTarget {
   }
 
   /**
+   * Mark a member verified, for this session only: nothing is kept once the
+   * tab leaves the room, and a new session under the same alias is a new,
+   * unverified member.
+   * @param {number} session
+   */
+  verify(session) {
+    const m = this.members.get(session);
+    if (!m || m.self || m.verified) return;
+    m.verified = true;
+    this.membersChanged();
+    this.system(`You marked ${m.display} as verified (safety code ${m.safety}), for this session only.`);
+  }
+
+  // ------------------------------------------------------------ sender keys
+
+  /**
+   * Start our next epoch: a fresh chain key, the old chain erased, and the
+   * new key handed to every member (7.2).
+   */
+  async startEpoch() {
+    const ck = e2ee.randomBytes(32);
+    this.chain?.erase();
+    this.chain = new e2ee.SendChain(ck, 1);
+    ck.fill(0);
+    this.epoch += 1;
+    this.epochAt = performance.now();
+    this.epochsStarted++;
+    for (const m of this.others()) await this.shareKey(m);
+  }
+
+  /**
+   * Hand member m our current chain key and next index (kind 4).
+   * @param {Member} m
+   */
+  async shareKey(m) {
+    const keys = /** @type {NonNullable<typeof this.keys>} */ (this.keys);
+    const identity = /** @type {NonNullable<typeof this.identity>} */ (this.identity);
+    const snap = await this.chain.snapshot();
+    try {
+      const env = await e2ee.sealSenderKey({
+        rid: keys.rid, sender: this.session, to: m.session, epoch: this.epoch, seq: this.nextCtl(),
+        peerXPub: m.xPub, edPriv: identity.edPriv, ck: snap.ck, n: snap.n,
+      });
+      this.conn?.send(encodeEnvelopeFrame(env));
+    } finally {
+      snap.ck.fill(0);
+    }
+  }
+
+  /** Whether our epoch is used up: 100 messages or 10 minutes (7.2 rule 3). */
+  epochSpent() {
+    if (!this.chain) return true;
+    return Number(this.chain.n) - 1 >= e2ee.EPOCH_MESSAGES || performance.now() - this.epochAt >= e2ee.EPOCH_MS;
+  }
+
+  /**
+   * A kind-4 envelope: a member's chain key for its epoch.
    * @param {Uint8Array} env
    * @param {import('./protocol.js').Header} h
+   * @param {Member} from
    */
-  async onEnvelope(env, h) {
-    const keys = /** @type {NonNullable<typeof this.keys>} */ (this.keys);
-    if (h.sender === this.session || !sameBytes(h.rid, keys.rid)) return;
-    if (h.kind === KIND.HELLO) {
-      await this.addHello(env, h.sender, true);
+  async onSenderKey(env, h, from) {
+    const identity = /** @type {NonNullable<typeof this.identity>} */ (this.identity);
+    const cur = this.recv.get(from.session);
+    if (h.to !== this.session || !this.ctlFresh(from.session, h.seq) || (cur && h.epoch <= cur.epoch)) {
+      this.rejected++;
       return;
     }
-    const from = this.members.get(h.sender);
-    if (!from) return; // no hello yet: we cannot verify it
-    const last = this.lastSeq.get(h.sender) ?? 0n;
-    if (h.seq <= last) return;
-    let key;
-    if (h.kind === KIND.MSG) {
-      if (h.to !== 0) return;
-      key = keys.msg;
-    } else if (h.kind === KIND.DM) {
-      if (h.to !== this.session) return;
-      key = await this.dmKeyFor(from);
-    } else {
-      return;
-    }
-    let opened;
+    let got;
     try {
-      opened = await e2ee.openEnvelope(env, { key, edPub: from.edPub, rid: keys.rid, self: this.session });
+      got = await e2ee.openSenderKey(env, {
+        xPriv: identity.xPriv, xPub: identity.xPub, edPub: from.edPub, rid: this.keys?.rid, self: this.session,
+      });
     } catch {
-      return; // failed to open or verify: drop
+      this.rejected++;
+      return;
     }
-    // Re-check after the await: a later envelope may have been accepted meanwhile.
-    if (opened.header.seq <= (this.lastSeq.get(h.sender) ?? 0n)) return;
-    this.lastSeq.set(h.sender, opened.header.seq);
+    this.lastCtl.set(from.session, h.seq);
+    // The state may have moved while the key was opening: look again.
+    const now = this.recv.get(from.session);
+    if (now && h.epoch <= now.epoch) {
+      got.ck.fill(0);
+      this.rejected++;
+      return;
+    }
+    now?.chain.erase();
+    this.recv.set(from.session, { epoch: h.epoch, chain: new e2ee.RecvChain(got.ck, got.n) });
+    got.ck.fill(0);
+  }
+
+  /**
+   * A kind-2 envelope: a group message in a sender's chain.
+   * @param {Uint8Array} env
+   * @param {import('./protocol.js').Header} h
+   * @param {Member} from
+   */
+  async onGroup(env, h, from) {
+    if (h.to !== 0) {
+      this.rejected++;
+      return;
+    }
+    const r = this.recv.get(from.session);
+    if (!r) {
+      // No key from this sender yet: a newcomer reads from its first key on.
+      this.nokey++;
+      return;
+    }
+    if (h.epoch !== r.epoch) {
+      this.rejected++;
+      return;
+    }
+    const opened = await this.openInChain(env, from, r.chain);
+    if (!opened) return;
+    this.deliver(opened.data, 'msg', from, opened.missing);
+  }
+
+  /**
+   * A kind-3 envelope: a direct message in the peer's chain of our DM session.
+   * @param {Uint8Array} env
+   * @param {import('./protocol.js').Header} h
+   * @param {Member} from
+   */
+  async onDirect(env, h, from) {
+    const s = this.dms.get(from.session);
+    if (h.to !== this.session || !s || s.state !== 'ready' || h.epoch !== s.sid) {
+      this.rejected++;
+      return;
+    }
+    const opened = await this.openInChain(env, from, s.recv);
+    if (!opened) return;
+    this.deliver(opened.data, 'dm', from, opened.missing);
+  }
+
+  /**
+   * Open env in chain: header and signature first, then the key for its seq
+   * (skipped keys included); the chain moves on only if it opened (7.2).
+   * @param {Uint8Array} env
+   * @param {Member} from
+   * @param {any} chain a RecvChain
+   * @returns {Promise<{data: Uint8Array, missing: number}|null>}
+   */
+  async openInChain(env, from, chain) {
+    const keys = /** @type {NonNullable<typeof this.keys>} */ (this.keys);
+    try {
+      const opened = await e2ee.openWithChain(env, chain, { edPub: from.edPub, rid: keys.rid, self: this.session });
+      return { data: opened.data, missing: Number(opened.missing) };
+    } catch {
+      this.rejected++; // bad signature, replay, too far ahead, or does not open
+      return null;
+    }
+  }
+
+  /**
+   * Show an opened message (and the gap before it, if any).
+   * @param {Uint8Array} data
+   * @param {'msg'|'dm'} kind
+   * @param {Member} from
+   * @param {number} missing
+   */
+  deliver(data, kind, from, missing) {
+    if (missing > 0) {
+      this.missing += missing;
+      const what = kind === 'dm' ? 'direct message' : 'message';
+      this.system(`${missing} ${what}${missing === 1 ? '' : 's'} missing from ${from.display}`, 'gap');
+    }
     let payload;
     try {
-      payload = checkPayload(JSON.parse(e2ee.dec.decode(opened.data)));
+      payload = checkPayload(JSON.parse(e2ee.dec.decode(data)));
     } catch {
       payload = null;
     }
-    if (!payload || this.messages.has(payload.id)) return;
+    if (!payload || this.messages.has(payload.id)) {
+      this.rejected++;
+      return;
+    }
     const me = /** @type {Member} */ (this.me());
     /** @type {Message} */
     const msg = {
       id: payload.id,
-      kind: h.kind === KIND.DM ? 'dm' : 'msg',
+      kind,
       at: new Date(),
       body: payload.body,
       from: { session: from.session, alias: from.display, fingerprint: from.fingerprint, self: false },
       ttl: payload.ttl,
       reply: payload.reply,
     };
-    if (msg.kind === 'dm') {
+    if (kind === 'dm') {
       msg.to = { session: me.session, alias: me.display };
       msg.peer = { session: from.session, alias: from.display };
     }
@@ -504,29 +791,280 @@ export class Room extends EventTarget {
   }
 
   /**
-   * @param {Member} peer
-   * @returns {Promise<CryptoKey>}
+   * @param {Uint8Array} env
+   * @param {import('./protocol.js').Header} h
    */
-  async dmKeyFor(peer) {
-    const k = this.dmKeys.get(peer.session);
-    if (k) return k;
+  async onEnvelope(env, h) {
+    const keys = /** @type {NonNullable<typeof this.keys>} */ (this.keys);
+    if (h.sender === this.session || !sameBytes(h.rid, keys.rid) || h.version !== VERSION || h.flags !== 0) {
+      this.rejected++;
+      return;
+    }
+    if (h.kind === KIND.HELLO) {
+      await this.addHello(env, h.sender, true, true);
+      return;
+    }
+    const from = this.members.get(h.sender);
+    if (!from) {
+      this.rejected++; // no hello yet: we cannot verify it
+      return;
+    }
+    if (h.suite !== e2ee.SUITE2) {
+      // Suite-1 messages are keyed from the link: no forward secrecy, so
+      // this client never accepts them (7).
+      this.rejected++;
+      return;
+    }
+    switch (h.kind) {
+      case KIND.MSG: await this.onGroup(env, h, from); return;
+      case KIND.DM: await this.onDirect(env, h, from); return;
+      case KIND.SK: await this.onSenderKey(env, h, from); return;
+      case KIND.DMH: await this.onHandshake(env, h, from); return;
+      default: this.rejected++;
+    }
+  }
+
+  // ------------------------------------------------------------ DM sessions
+
+  /**
+   * Whether a handshake with m must carry ML-KEM: only when both hellos
+   * announce it. This client announces no ML-KEM, so never.
+   * @param {Member} m
+   */
+  wantKEM(m) {
+    return MY_CAPS.includes(e2ee.CAP_MLKEM) && m.caps.includes(e2ee.CAP_MLKEM);
+  }
+
+  /**
+   * Offer a DM session to peer (we are A).
+   * @param {Member} peer
+   * @returns {Promise<DMSession>}
+   */
+  async offerDM(peer) {
     const keys = /** @type {NonNullable<typeof this.keys>} */ (this.keys);
     const identity = /** @type {NonNullable<typeof this.identity>} */ (this.identity);
-    const key = await e2ee.dmKey(identity.xPriv, peer.xPub, keys.rid, this.session, peer.session);
-    this.dmKeys.set(peer.session, key);
-    return key;
+    let sid = 0;
+    while (sid === 0) sid = new DataView(e2ee.randomBytes(4).buffer).getUint32(0);
+    const eph = await e2ee.newEphemeral();
+    /** @type {DMSession} */
+    const s = {
+      sid, role: 'a', state: 'offered', eph, send: null, recv: null, safety: '', pending: [], timer: null,
+    };
+    this.dms.set(peer.session, s);
+    const env = await e2ee.sealHandshake({
+      rid: keys.rid, sender: this.session, to: peer.session, sid, seq: this.nextCtl(), roster: keys.roster,
+      edPriv: identity.edPriv, body: { t: 'offer', e: e2ee.b64url(eph.pub) },
+    });
+    this.conn?.send(encodeEnvelopeFrame(env));
+    s.timer = setTimeout(() => {
+      this.serial(async () => this.offerTimedOut(peer.session, s));
+    }, DM_OFFER_TIMEOUT_MS);
+    return s;
   }
+
+  /**
+   * @param {number} session
+   * @param {DMSession} s
+   */
+  offerTimedOut(session, s) {
+    if (this.dms.get(session) !== s || s.state !== 'offered') return;
+    this.dropDM(session, s);
+    const m = this.members.get(session);
+    this.emit('problem', {
+      text: `${m?.display ?? 'That member'} did not answer the request for a direct session: `
+        + 'the direct message was not sent. Try again.',
+    });
+  }
+
+  /**
+   * Forget a DM session; messages still waiting for it are reported as not sent.
+   * @param {number} session
+   * @param {DMSession} s
+   */
+  dropDM(session, s) {
+    if (s.timer) clearTimeout(s.timer);
+    s.timer = null;
+    s.send?.erase();
+    s.recv?.erase();
+    s.eph = null;
+    for (const p of s.pending) {
+      p.data.fill(0);
+      this.emit('msgstate', { id: p.id, state: 'failed' });
+    }
+    s.pending = [];
+    if (this.dms.get(session) === s) this.dms.delete(session);
+    if (s.state === 'ready') this.emit('dmsession', { session, safety: '' });
+  }
+
+  /**
+   * A kind-5 envelope: an offer or an accept.
+   * @param {Uint8Array} env
+   * @param {import('./protocol.js').Header} h
+   * @param {Member} from
+   */
+  async onHandshake(env, h, from) {
+    const keys = /** @type {NonNullable<typeof this.keys>} */ (this.keys);
+    if (h.to !== this.session || h.epoch === 0 || !this.ctlFresh(from.session, h.seq)) {
+      this.rejected++;
+      return;
+    }
+    let body;
+    try {
+      // kem: whether ML-KEM parts must be there; a stripped or an unexpected
+      // one is a downgrade or a forgery, and openHandshake rejects it.
+      ({ body } = await e2ee.openHandshake(env, {
+        roster: keys.roster, edPub: from.edPub, rid: keys.rid, self: this.session, kem: this.wantKEM(from),
+      }));
+    } catch {
+      this.rejected++;
+      return;
+    }
+    const e = e2ee.fromB64url(body.e);
+    this.lastCtl.set(from.session, h.seq);
+    if (body.t === 'offer') await this.onOffer(h.epoch, e, from);
+    else await this.onAccept(h.epoch, e, from);
+  }
+
+  /**
+   * @param {number} sid
+   * @param {Uint8Array} eA the initiator's ephemeral key
+   * @param {Member} peer
+   */
+  async onOffer(sid, eA, peer) {
+    const keys = /** @type {NonNullable<typeof this.keys>} */ (this.keys);
+    const identity = /** @type {NonNullable<typeof this.identity>} */ (this.identity);
+    const cur = this.dms.get(peer.session);
+    if (cur && cur.sid === sid) {
+      this.rejected++;
+      return;
+    }
+    /** @type {{data: Uint8Array, id: string}[]} */
+    let carried = [];
+    if (cur && cur.state === 'offered') {
+      // Both offered at once: the lower session id wins (7.3).
+      if (cur.sid < sid || (cur.sid === sid && this.session < peer.session)) return;
+      carried = cur.pending;
+      cur.pending = [];
+    }
+    if (cur) this.dropDM(peer.session, cur);
+    const eph = await e2ee.newEphemeral();
+    const d = await e2ee.dmDerive({
+      role: 'b', rid: keys.rid, a: peer.session, b: this.session, sid,
+      edA: peer.edPub, xA: peer.xPub, edB: identity.edPub, xB: identity.xPub,
+      eA, eB: eph.pub, myEphPriv: eph.priv, myXPriv: identity.xPriv,
+    });
+    const env = await e2ee.sealHandshake({
+      rid: keys.rid, sender: this.session, to: peer.session, sid, seq: this.nextCtl(), roster: keys.roster,
+      edPriv: identity.edPriv, body: { t: 'accept', e: e2ee.b64url(eph.pub) },
+    });
+    /** @type {DMSession} */
+    const s = {
+      sid, role: 'b', state: 'ready', eph: null,
+      send: new e2ee.SendChain(d.sendCK, 1), recv: new e2ee.RecvChain(d.recvCK, 1),
+      safety: d.safety, pending: carried, timer: null,
+    };
+    wipeDerived(d);
+    this.dms.set(peer.session, s);
+    this.conn?.send(encodeEnvelopeFrame(env));
+    await this.sessionReady(peer, s);
+  }
+
+  /**
+   * @param {number} sid
+   * @param {Uint8Array} eB the responder's ephemeral key
+   * @param {Member} peer
+   */
+  async onAccept(sid, eB, peer) {
+    const keys = /** @type {NonNullable<typeof this.keys>} */ (this.keys);
+    const identity = /** @type {NonNullable<typeof this.identity>} */ (this.identity);
+    const s = this.dms.get(peer.session);
+    if (!s || s.state !== 'offered' || s.sid !== sid || !s.eph) {
+      this.rejected++;
+      return;
+    }
+    const eph = s.eph;
+    const d = await e2ee.dmDerive({
+      role: 'a', rid: keys.rid, a: this.session, b: peer.session, sid,
+      edA: identity.edPub, xA: identity.xPub, edB: peer.edPub, xB: peer.xPub,
+      eA: eph.pub, eB, myEphPriv: eph.priv, myXPriv: identity.xPriv,
+    });
+    if (s.timer) clearTimeout(s.timer);
+    s.timer = null;
+    s.eph = null; // the ephemeral private key goes with the offer
+    s.send = new e2ee.SendChain(d.sendCK, 1);
+    s.recv = new e2ee.RecvChain(d.recvCK, 1);
+    s.safety = d.safety;
+    s.state = 'ready';
+    wipeDerived(d);
+    await this.sessionReady(peer, s);
+  }
+
+  /**
+   * A DM session is ready: say so, and send what was typed meanwhile.
+   * @param {Member} peer
+   * @param {DMSession} s
+   */
+  async sessionReady(peer, s) {
+    this.emit('dmsession', { session: peer.session, safety: s.safety });
+    this.membersChanged();
+    this.system(`Direct messages with ${peer.display} are end-to-end encrypted. `
+      + `Their safety code is ${s.safety}: compare it with ${peer.display} to be sure no one is in between.`, 'dm');
+    const pending = s.pending;
+    s.pending = [];
+    for (const p of pending) {
+      const ok = await this.sealDM(peer, s, p.data);
+      p.data.fill(0);
+      this.emit('msgstate', { id: p.id, state: ok ? 'sent' : 'failed' });
+    }
+  }
+
+  /**
+   * Seal data as the next message of our direction of s and send it.
+   * @param {Member} peer
+   * @param {DMSession} s
+   * @param {Uint8Array} data
+   * @returns {Promise<boolean>} whether it went to the socket
+   */
+  async sealDM(peer, s, data) {
+    const keys = /** @type {NonNullable<typeof this.keys>} */ (this.keys);
+    const identity = /** @type {NonNullable<typeof this.identity>} */ (this.identity);
+    const { mk, seq } = await s.send.next();
+    let env;
+    try {
+      env = await e2ee.sealChainMessage({
+        kind: KIND.DM, rid: keys.rid, sender: this.session, to: peer.session, epoch: s.sid, seq, mk,
+        edPriv: identity.edPriv, data,
+      });
+    } finally {
+      mk.fill(0);
+    }
+    return !!this.conn?.send(encodeEnvelopeFrame(env));
+  }
+
+  /**
+   * The DM safety code with a member, once a session is ready.
+   * @param {number} session
+   * @returns {string}
+   */
+  dmSafety(session) {
+    const s = this.dms.get(session);
+    return s && s.state === 'ready' ? s.safety : '';
+  }
+
+  // ------------------------------------------------------------ leaving
 
   /**
    * @param {number} session
    * @param {number} reason
    */
-  onLeft(session, reason) {
+  async onLeft(session, reason) {
     const m = this.members.get(session);
     if (!m || session === this.session) return;
     const how = reason === 2 ? 'logged out' : reason === 3 ? 'lost the connection and left'
       : reason === 4 ? 'was disconnected (connection too slow)' : 'left';
     this.removeMember(m, how);
+    // 7.2 rule 3: whoever leaves keeps no key to what we say next.
+    if (this.chain) await this.startEpoch();
   }
 
   /**
@@ -535,15 +1073,23 @@ export class Room extends EventTarget {
    */
   removeMember(m, how) {
     this.members.delete(m.session);
-    this.lastSeq.delete(m.session);
-    this.dmKeys.delete(m.session);
+    this.lastCtl.delete(m.session);
+    this.recv.get(m.session)?.chain.erase();
+    this.recv.delete(m.session);
+    const s = this.dms.get(m.session);
+    if (s) this.dropDM(m.session, s);
+    if (m.verified) this.verifiedGone.set(m.alias.toLowerCase(), m.fingerprint);
     this.recomputeDisplay();
     this.membersChanged();
     this.system(`${m.display} ${how}`, 'leave');
   }
 
+  // ------------------------------------------------------------ messages
+
   /**
-   * Post a system notice into the message list.
+   * Post a system notice into the message list. what: 'info', 'join',
+   * 'leave', 'gap' (messages missing), 'dm' (a DM session with its safety
+   * code) or 'warn' (something an attacker may be behind).
    * @param {string} text
    * @param {string} [what]
    */
@@ -575,12 +1121,24 @@ export class Room extends EventTarget {
   }
 
   /**
-   * Send a message to the room, or to one member when to is set.
+   * Send a message to the room, or to one member when to is set. A first
+   * direct message to a member sets up a DM session first; the message is
+   * shown at once with state 'pending' and goes out when the session is
+   * ready ('msgstate' tells).
    * @param {string} body Markdown
    * @param {{ttl?: number, reply?: string|null, to?: number|null}} [opt]
    * @returns {Promise<Message>}
    */
-  async send(body, opt = {}) {
+  send(body, opt = {}) {
+    return this.serial(() => this.sendNow(body, opt));
+  }
+
+  /**
+   * @param {string} body
+   * @param {{ttl?: number, reply?: string|null, to?: number|null}} opt
+   * @returns {Promise<Message>}
+   */
+  async sendNow(body, opt) {
     if (this.status !== 'joined' || !this.conn?.open) {
       throw new Error('Not connected: the message was not sent.');
     }
@@ -601,37 +1159,45 @@ export class Room extends EventTarget {
         payload.reply = { id: orig.id, alias: orig.from.alias, text };
       }
     }
-    /** @type {number} */
-    let kind = KIND.MSG;
-    let to = 0;
-    let key = keys.msg;
-    /** @type {Member|undefined} */
-    let peer;
-    if (opt.to) {
-      peer = this.members.get(opt.to);
-      if (!peer || peer.self) throw new Error('That member has left; the direct message was not sent.');
-      kind = KIND.DM;
-      to = peer.session;
-      key = await this.dmKeyFor(peer);
-    }
-    const env = await e2ee.sealEnvelope({
-      kind, rid: keys.rid, sender: this.session, to, epoch: 0, seq: this.nextSeq(), key,
-      edPriv: identity.edPriv, data: e2ee.enc.encode(JSON.stringify(payload)),
-    });
-    if (!this.conn?.send(encodeEnvelopeFrame(env))) throw new Error('Not connected: the message was not sent.');
+    const data = e2ee.enc.encode(JSON.stringify(payload));
     /** @type {Message} */
     const msg = {
       id: payload.id,
-      kind: peer ? 'dm' : 'msg',
+      kind: 'msg',
       at: new Date(),
       body,
       from: { session: me.session, alias: me.display, fingerprint: me.fingerprint, self: true },
       ttl: payload.ttl,
       reply: payload.reply,
     };
-    if (peer) {
+    if (opt.to) {
+      const peer = this.members.get(opt.to);
+      if (!peer || peer.self) throw new Error('That member has left; the direct message was not sent.');
+      msg.kind = 'dm';
       msg.to = { session: peer.session, alias: peer.display };
       msg.peer = { session: peer.session, alias: peer.display };
+      let s = this.dms.get(peer.session);
+      if (!s) s = await this.offerDM(peer);
+      if (s.state !== 'ready') {
+        s.pending.push({ data, id: msg.id });
+        msg.state = 'pending';
+      } else if (!(await this.sealDM(peer, s, data))) {
+        throw new Error('Not connected: the message was not sent.');
+      }
+    } else {
+      if (this.epochSpent()) await this.startEpoch();
+      const { mk, seq } = await this.chain.next();
+      let env;
+      try {
+        env = await e2ee.sealChainMessage({
+          kind: KIND.MSG, rid: keys.rid, sender: this.session, epoch: this.epoch, seq, mk,
+          edPriv: identity.edPriv, data,
+        });
+      } finally {
+        mk.fill(0);
+        data.fill(0);
+      }
+      if (!this.conn?.send(encodeEnvelopeFrame(env))) throw new Error('Not connected: the message was not sent.');
     }
     this.addMessage(msg);
     return msg;
@@ -721,8 +1287,20 @@ export class Room extends EventTarget {
     for (const m of this.messages.values()) m.body = '';
     this.messages.clear();
     this.members.clear();
-    this.lastSeq.clear();
-    this.dmKeys.clear();
+    this.lastCtl.clear();
+    this.chain?.erase();
+    this.chain = null;
+    for (const r of this.recv.values()) r.chain.erase();
+    this.recv.clear();
+    for (const s of this.dms.values()) {
+      if (s.timer) clearTimeout(s.timer);
+      s.send?.erase();
+      s.recv?.erase();
+      s.eph = null;
+      for (const p of s.pending) p.data.fill(0);
+    }
+    this.dms.clear();
+    this.verifiedGone.clear();
     this.secret?.fill(0);
     this.token?.fill(0);
     this.owner?.fill(0);
@@ -733,6 +1311,15 @@ export class Room extends EventTarget {
     this.identity = null;
     this.name = '';
   }
+}
+
+/**
+ * Zero what dmDerive returned but the chains (which hold their own copies).
+ * @param {{sendCK: Uint8Array, recvCK: Uint8Array}} d
+ */
+function wipeDerived(d) {
+  d.sendCK.fill(0);
+  d.recvCK.fill(0);
 }
 
 /**

@@ -8,6 +8,9 @@ import { el, byId, focus, announce, forget, formatCountdown, spokenDuration } fr
 import { renderMarkdown } from './markdown.js';
 import { confirmDialog, ownerKeyDialog } from './dialog.js';
 
+/** What a queued direct message shows while its DM session is set up, and if it fails. */
+const STATE_TEXT = Object.freeze({ pending: 'securing…', failed: 'not sent' });
+
 /** Self-destruct choices in the composer, seconds (0 = off). */
 const TTL_CHOICES = [[0, 'Off'], [10, '10 s'], [60, '1 min'], [300, '5 min'], [3600, '1 hour']];
 
@@ -142,6 +145,8 @@ export class ChatView {
       ['problem', (ev) => this.showAlert(ev.detail.text)],
       ['status', (ev) => this.showStatus(ev.detail.status)],
       ['welcome', () => this.tick()],
+      ['dmsession', () => this.showDMSafety()],
+      ['msgstate', (ev) => this.setMessageState(ev.detail.id, ev.detail.state)],
     ];
     for (const [t, h] of this.handlers) this.room.addEventListener(t, h);
     this.onNarrow = () => this.setMembersOpen(!this.narrow.matches);
@@ -194,25 +199,67 @@ export class ChatView {
   /** @param {Member[]} members */
   renderMembers(members) {
     this.memberCount.textContent = String(members.length);
-    this.memberList.replaceChildren(...members.map((m) => el('li', {
-      className: m.self ? 'member self' : 'member', 'data-testid': 'member', 'data-session': String(m.session),
-      'data-self': m.self ? 'true' : 'false',
-    },
-    el('span', { className: 'member-name' },
-      el('span', { className: 'alias', 'data-testid': 'member-alias', text: m.display }),
-      m.self && el('span', { className: 'you', text: ' (you)' })),
-    el('span', { className: 'fp', 'data-testid': 'fingerprint' },
-      el('span', { className: 'sr-only', text: 'key fingerprint ' }), m.fingerprint),
-    !m.self && el('button', { type: 'button', className: 'dm-button', 'data-testid': 'dm-button',
-      'aria-label': `DM: direct message to ${m.display}`, text: 'DM',
-      on: { click: () => this.setDM({ session: m.session, alias: m.display }) } }))));
+    this.memberList.replaceChildren(...members.map((m) => this.memberItem(m)));
     if (this.dmTarget) {
       const still = members.find((m) => m.session === this.dmTarget?.session);
       if (!still) {
         this.showAlert(`${this.dmTarget.alias} left: the direct message was cancelled.`);
         this.setDM(null);
+      } else {
+        this.showDMSafety();
       }
     }
+  }
+
+  /**
+   * One row of the member list: alias (and a verified badge), key
+   * fingerprint, the member safety code, and the Verify and DM buttons.
+   * @param {Member} m
+   */
+  memberItem(m) {
+    const classes = ['member'];
+    if (m.self) classes.push('self');
+    if (m.verified) classes.push('verified');
+    const dmCode = m.self ? '' : this.room.dmSafety(m.session);
+    return el('li', {
+      className: classes.join(' '), 'data-testid': 'member', 'data-session': String(m.session),
+      'data-self': m.self ? 'true' : 'false', 'data-verified': m.verified ? 'true' : 'false',
+    },
+    el('span', { className: 'member-name' },
+      el('span', { className: 'alias', 'data-testid': 'member-alias', text: m.display }),
+      m.self && el('span', { className: 'you', text: ' (you)' }),
+      m.verified && el('span', { className: 'badge verified-badge', 'data-testid': 'verified-badge', text: 'verified' })),
+    el('span', { className: 'fp', 'data-testid': 'fingerprint' },
+      el('span', { className: 'sr-only', text: 'key fingerprint ' }), m.fingerprint),
+    !m.self && el('span', { className: 'code-line member-safety' },
+      el('span', { className: 'code-label', text: 'safety code ' }),
+      el('span', { className: 'code', 'data-testid': 'member-safety', text: m.safety })),
+    dmCode && el('span', { className: 'code-line member-dm-safety' },
+      el('span', { className: 'code-label', text: 'DM safety code ' }),
+      el('span', { className: 'code', 'data-testid': 'member-dm-safety', text: dmCode })),
+    !m.self && el('span', { className: 'member-actions' },
+      !m.verified && el('button', { type: 'button', className: 'verify-button small-button', 'data-testid': 'verify-button',
+        'aria-label': `Verify ${m.display}: compare the safety code`, text: 'Verify',
+        on: { click: () => this.askVerify(m) } }),
+      el('button', { type: 'button', className: 'dm-button', 'data-testid': 'dm-button',
+        'aria-label': `DM: direct message to ${m.display}`, text: 'DM',
+        on: { click: () => this.setDM({ session: m.session, alias: m.display }) } })));
+  }
+
+  /**
+   * Ask whether the safety code matched before marking m verified.
+   * @param {Member} m
+   */
+  async askVerify(m) {
+    const ok = await confirmDialog({
+      id: 'verify-dialog',
+      title: `Verify ${m.display}?`,
+      text: `Compare this safety code with ${m.display} through another channel (in person or on a call): `
+        + `${m.safety}. Mark them verified only if they see the same code. `
+        + 'The mark lasts for this session only; nothing is stored.',
+      confirm: 'The codes match',
+    });
+    if (ok) this.room.verify(m.session);
   }
 
   /**
@@ -241,14 +288,29 @@ export class ChatView {
       this.root.classList.remove('dm-mode');
       return;
     }
+    this.dmSafety = el('span', { className: 'dm-safety', 'data-testid': 'dm-safety-line' });
     this.dmBox.replaceChildren(
-      el('span', { className: 'context-text' }, 'Direct message to ', el('strong', { 'data-testid': 'dm-target', text: target.alias }),
-        ': only they can read it.'),
+      el('span', { className: 'context-text dm-text' },
+        el('span', { className: 'dm-line' }, 'Direct message to ', el('strong', { 'data-testid': 'dm-target', text: target.alias }),
+          ': only they can read it.'),
+        this.dmSafety),
       el('button', { type: 'button', id: 'dm-cancel', 'data-testid': 'dm-cancel', className: 'small-button', text: 'Cancel',
         'aria-label': 'Cancel direct message', on: { click: () => { this.setDM(null); this.input.focus(); } } }));
+    this.showDMSafety();
     this.dmBox.hidden = false;
     this.root.classList.add('dm-mode');
     if (this.narrow.matches) this.setMembersOpen(false);
+  }
+
+  /** Show the DM safety code of the current DM target (or that there is none yet). */
+  showDMSafety() {
+    if (!this.dmTarget || !this.dmSafety) return;
+    const code = this.room.dmSafety(this.dmTarget.session);
+    if (code) {
+      this.dmSafety.replaceChildren('safety code ', el('span', { className: 'code', 'data-testid': 'dm-safety', text: code }));
+    } else {
+      this.dmSafety.replaceChildren('safety code: set up with your first message');
+    }
   }
 
   /** @param {{id: string, alias: string, text: string}|null} r */
@@ -334,6 +396,9 @@ export class ChatView {
       ? el('span', { className: 'dm-tag', 'data-testid': 'dm-tag',
         text: from.self ? `direct message to ${m.to?.alias ?? '?'}` : 'direct message to you' })
       : null;
+    const state = m.state
+      ? el('span', { className: `msg-state state-${m.state}`, 'data-testid': 'msg-state', text: STATE_TEXT[m.state] })
+      : null;
     const timer = m.expiresAt
       ? el('span', { className: 'ttl-timer', 'data-testid': 'ttl-timer', 'data-expires': String(m.expiresAt),
         text: vanishText(m.expiresAt - Date.now()) })
@@ -359,8 +424,26 @@ export class ChatView {
       from.self && el('span', { className: 'you', text: ' (you)' }),
       dmTag, ' ',
       el('time', { className: 'msg-time', datetime: m.at.toISOString(), text: clock(m.at) }),
-      timer, reply),
+      state, timer, reply),
     quote, body);
+  }
+
+  /**
+   * A queued direct message went out ('sent') or could not ('failed').
+   * @param {string} id
+   * @param {'sent'|'failed'} state
+   */
+  setMessageState(id, state) {
+    for (const li of this.list.querySelectorAll('li[data-id]')) {
+      if (li.getAttribute('data-id') !== id) continue;
+      const tag = li.querySelector('[data-testid=msg-state]');
+      if (state === 'sent') {
+        tag?.remove();
+      } else if (tag) {
+        tag.textContent = STATE_TEXT.failed;
+        tag.className = 'msg-state state-failed';
+      }
+    }
   }
 
   /** @param {string} id */
