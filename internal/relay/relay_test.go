@@ -211,8 +211,22 @@ func TestDroppedSessionResumes(t *testing.T) {
 	b := join(t, s, rm, "b")
 	a.Expect("hello")
 	b.WS.CloseNow() // no close frame: a dropped network
+	vtest.Poll(t, "the relay to notice the drop", func() bool { return s.Relay.Conns() == 1 })
+	// Sent while b is away: held for it and handed over on resume.
+	if err := a.Say("while you were away"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.DM(b.Welcome.Session, "a DM while away"); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Resume(t, b); err != nil {
 		t.Fatal(err)
+	}
+	if e := b.Expect("msg"); e.Text != "while you were away" {
+		t.Fatalf("b got %+v", e)
+	}
+	if e := b.Expect("dm"); e.Text != "a DM while away" {
+		t.Fatalf("b got %+v", e)
 	}
 	if _, ok := b.Members[a.Welcome.Session]; !ok || len(b.Members) != 1 {
 		t.Fatalf("after resume b knows %v, want only a", b.Members)

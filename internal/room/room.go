@@ -195,6 +195,36 @@ type Member struct {
 	conn  Conn   // nil while detached
 	hello []byte // latest hello envelope frame body
 	grace *time.Timer
+
+	pendMu  sync.Mutex // guards pending, which fan-out fills under a read lock
+	pending [][]byte   // frames that arrived while detached, handed over on resume
+	pendLen int
+}
+
+// Bounds on what a detached member's frames may hold while it can resume.
+const (
+	maxPendingFrames = 128
+	maxPendingBytes  = 1 << 20
+)
+
+// hold keeps frame for a detached member, within the bounds; past them the
+// frame is lost (the member's client sees a gap).
+func (m *Member) hold(frame []byte) {
+	m.pendMu.Lock()
+	defer m.pendMu.Unlock()
+	if len(m.pending) < maxPendingFrames && m.pendLen+len(frame) <= maxPendingBytes {
+		m.pending = append(m.pending, frame)
+		m.pendLen += len(frame)
+	}
+}
+
+// takePending returns and forgets the held frames.
+func (m *Member) takePending() [][]byte {
+	m.pendMu.Lock()
+	defer m.pendMu.Unlock()
+	p := m.pending
+	m.pending, m.pendLen = nil, 0
+	return p
 }
 
 // Session returns the member's session id.
@@ -275,6 +305,10 @@ func (g *Registry) Resume(rid protocol.RID, token [32]byte, c Conn) (*Room, *Mem
 	}
 	found.conn = c
 	c.Send(r.welcomeLocked(found))
+	// What arrived while the socket was down follows the WELCOME, in order.
+	for _, f := range found.takePending() {
+		c.Send(f)
+	}
 	return r, found, nil
 }
 
@@ -324,7 +358,9 @@ func (r *Room) Envelope(m *Member, f protocol.Envelope) *protocol.Error {
 			unlock()
 			return &protocol.Error{Code: protocol.CloseNotFound, Reason: "recipient is not in the room"}
 		}
-		if to.conn != nil && !to.conn.Send(f.Raw) {
+		if to.conn == nil {
+			to.hold(f.Raw)
+		} else if !to.conn.Send(f.Raw) {
 			slow = append(slow, to)
 		}
 	}
@@ -339,7 +375,11 @@ func (r *Room) Envelope(m *Member, f protocol.Envelope) *protocol.Error {
 // those whose queue was full.
 func (r *Room) fanoutLocked(from *Member, frame []byte) (slow []*Member) {
 	for _, m := range r.order {
-		if m == from || m.conn == nil {
+		if m == from {
+			continue
+		}
+		if m.conn == nil {
+			m.hold(frame)
 			continue
 		}
 		if !m.conn.Send(frame) {
@@ -388,6 +428,7 @@ func (r *Room) removeLocked(m *Member) {
 	}
 	m.conn = nil
 	m.hello = nil
+	m.takePending()
 }
 
 // Detach marks m's socket c as gone without a goodbye. The session may be

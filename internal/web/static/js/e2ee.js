@@ -1104,6 +1104,7 @@ export class RecvChain {
 
   /** @param {number} s */
   #useSkipped(s) {
+    if (!this.#ck) throw codeError('erased', 'chain: erased');
     const k = this.#skipped.get(s);
     if (!k) throw codeError('replay', `chain: message ${s} was already read`);
     k.fill(0);
