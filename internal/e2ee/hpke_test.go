@@ -19,7 +19,7 @@ func TestRFC9180(t *testing.T) {
 	var f struct {
 		V struct {
 			Info, IkmE, PkEm, SkEm, IkmR, PkRm, SkRm, Enc string
-			Encryptions                                  []struct{ Aad, Pt, Ct string }
+			Encryptions                                   []struct{ Aad, Pt, Ct string }
 		} `json:"base_x25519_sha256_aes128gcm"`
 	}
 	if err := json.Unmarshal(raw, &f); err != nil {
