@@ -38,6 +38,9 @@ type Config struct {
 	Tap func(dir string, frame []byte)
 	// Now is the clock for epoch ages; nil means time.Now.
 	Now func() time.Time
+	// Reconnect resumes the session after a dropped connection, with
+	// backoff, for as long as the relay keeps it (15 s).
+	Reconnect bool
 }
 
 // Member is what the client knows of another member.
@@ -88,12 +91,15 @@ var (
 type Client struct {
 	// set at construction
 	cfg    Config
-	ws     *websocket.Conn
+	wsURL  string
 	keys   e2ee.Keys
 	id     e2ee.Identity
 	events chan Event
 	done   chan struct{}
 	now    func() time.Time
+
+	wsMu sync.Mutex // guards ws, replaced on resume
+	ws   *websocket.Conn
 
 	mu      sync.Mutex // guards everything below
 	session uint32
@@ -151,17 +157,16 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	wsURL := "ws" + strings.TrimPrefix(l.Base, "http") + "/ws"
-	ws, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPClient: cfg.HTTPClient})
-	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", l.Base, err)
-	}
-	ws.SetReadLimit(protocol.MaxFrame)
-	c := &Client{cfg: cfg, ws: ws, keys: k, id: id, events: make(chan Event, 4096), done: make(chan struct{}),
-		now: cfg.Now, members: map[uint32]*member{}}
+	c := &Client{cfg: cfg, wsURL: "ws" + strings.TrimPrefix(l.Base, "http") + "/ws", keys: k, id: id,
+		events: make(chan Event, 4096), done: make(chan struct{}), now: cfg.Now, members: map[uint32]*member{}}
 	if c.now == nil {
 		c.now = time.Now
 	}
+	ws, err := c.dialWS(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", l.Base, err)
+	}
+	c.ws = ws
 	if err := c.write(ctx, protocol.Encode(protocol.Join{RID: k.RID, Join: k.Join})); err != nil {
 		ws.CloseNow()
 		return nil, err
@@ -215,11 +220,26 @@ func (c *Client) tap(dir string, b []byte) {
 	}
 }
 
+func (c *Client) dialWS(ctx context.Context) (*websocket.Conn, error) {
+	ws, _, err := websocket.Dial(ctx, c.wsURL, &websocket.DialOptions{HTTPClient: c.cfg.HTTPClient})
+	if err != nil {
+		return nil, err
+	}
+	ws.SetReadLimit(protocol.MaxFrame)
+	return ws, nil
+}
+
+func (c *Client) conn() *websocket.Conn {
+	c.wsMu.Lock()
+	defer c.wsMu.Unlock()
+	return c.ws
+}
+
 func (c *Client) write(ctx context.Context, frame []byte) error {
 	c.tap("out", frame)
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	return c.ws.Write(wctx, websocket.MessageBinary, frame)
+	return c.conn().Write(wctx, websocket.MessageBinary, frame)
 }
 
 // Events returns the channel of room events. It is closed when the session

@@ -132,7 +132,10 @@ func (c *Client) sendKeyLocked(ctx context.Context, m *member) error {
 func (c *Client) readLoop(ctx context.Context) {
 	defer close(c.events)
 	for {
-		_, b, err := c.ws.Read(ctx)
+		_, b, err := c.conn().Read(ctx)
+		if err != nil && c.resume(ctx, err) {
+			continue
+		}
 		if err != nil {
 			c.mu.Lock()
 			if c.closed == nil {
@@ -220,6 +223,9 @@ func (c *Client) envelopeLocked(ctx context.Context, env []byte, h protocol.Head
 	if h.Suite != e2ee.SuiteV2 {
 		return nil, rejectf("suite %d", h.Suite)
 	}
+	if h.Epoch == 0 || h.Seq == 0 {
+		return nil, rejectf("epoch and seq start at 1 in suite 2")
+	}
 	if _, err := e2ee.Verify(env, m.EdPub); err != nil {
 		return nil, rejectf("bad signature")
 	}
@@ -229,7 +235,7 @@ func (c *Client) envelopeLocked(ctx context.Context, env []byte, h protocol.Head
 			return nil, rejectf("replayed control envelope")
 		}
 		_, ck, n, err := e2ee.OpenSenderKey(env, c.id.X, m.EdPub)
-		if err != nil {
+		if err != nil || n == 0 {
 			return nil, rejectf("sender key does not open")
 		}
 		if m.recv != nil && h.Epoch <= m.epoch {
@@ -351,7 +357,7 @@ func (c *Client) Close() error {
 		c.closed = ErrClosed
 	}
 	c.mu.Unlock()
-	err := c.ws.Close(websocket.StatusNormalClosure, "bye")
+	err := c.conn().Close(websocket.StatusNormalClosure, "bye")
 	c.cancel()
 	for range c.events {
 	}
@@ -564,4 +570,74 @@ func (c *Client) flushDMLocked(ctx context.Context, m *member, queue []string) e
 		}
 	}
 	return nil
+}
+
+// resumeWindow is how long the relay keeps a dropped session.
+const resumeWindow = 15 * time.Second
+
+// resume tries to take the session back after the socket failed with err,
+// with backoff, within the relay's grace period. It reports whether the
+// session is back; the caller then keeps reading.
+func (c *Client) resume(ctx context.Context, err error) bool {
+	var ce websocket.CloseError
+	c.mu.Lock()
+	stop := !c.cfg.Reconnect || c.closed != nil || errors.As(err, &ce) || ctx.Err() != nil
+	rid, token := c.keys.RID, c.token
+	c.mu.Unlock()
+	if stop {
+		return false
+	}
+	c.events <- Event{Type: "reconnecting", Text: "connection lost; reconnecting"}
+	deadline := time.Now().Add(resumeWindow)
+	wait := 250 * time.Millisecond
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 4*time.Second)
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ws, err := c.dialWS(dctx)
+		if err != nil {
+			cancel()
+			continue
+		}
+		frame := protocol.Encode(protocol.Resume{RID: rid, Token: token})
+		c.tap("out", frame)
+		err = ws.Write(dctx, websocket.MessageBinary, frame)
+		var b []byte
+		if err == nil {
+			_, b, err = ws.Read(dctx)
+		}
+		cancel()
+		if err != nil {
+			ws.CloseNow()
+			if errors.As(err, &ce) {
+				c.mu.Lock()
+				c.closed = describeClose(err)
+				c.mu.Unlock()
+				return false
+			}
+			continue
+		}
+		c.tap("in", b)
+		f, err := protocol.Decode(b)
+		w, ok := f.(protocol.Welcome)
+		if err != nil || !ok || w.Session != c.Session() {
+			ws.CloseNow()
+			continue
+		}
+		c.wsMu.Lock()
+		old := c.ws
+		c.ws = ws
+		c.wsMu.Unlock()
+		old.CloseNow()
+		c.mu.Lock()
+		c.ends = time.Now().Add(time.Duration(w.RemainingMS) * time.Millisecond)
+		c.mu.Unlock()
+		c.events <- Event{Type: "reconnected", Text: "connection back; the session resumed"}
+		return true
+	}
+	return false
 }

@@ -181,19 +181,19 @@ func build2(t *testing.T) Vectors2 {
 		}
 		v.SenderKeys = append(v.SenderKeys, SKVec{c.name, h(k0.RID[:]), 7, c.to, c.ep, 9, h(idA.EdPub()), h(idB.X.Bytes()), h(idB.XPub()), h(ck[:]), c.n, h(e), false})
 	}
-	hsv := func(name string, sid uint32, body string, nonce []byte) HSVec {
-		hd := protocol.Header{Version: 1, Suite: SuiteV2, Kind: protocol.KindHandshake, RID: k0.RID, Sender: 7, To: 3, Epoch: sid, Seq: 4}
-		e, err := Seal(hd, k0.Roster[:], idA.Ed, []byte(body), nonce)
+	hsv := func(name string, from, to uint32, id Identity, sid uint32, body string, nonce []byte) HSVec {
+		hd := protocol.Header{Version: 1, Suite: SuiteV2, Kind: protocol.KindHandshake, RID: k0.RID, Sender: from, To: to, Epoch: sid, Seq: 4}
+		e, err := Seal(hd, k0.Roster[:], id.Ed, []byte(body), nonce)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return HSVec{name, h(k0.Roster[:]), h(k0.RID[:]), 7, 3, sid, 4, h(idA.Ed.Seed()), h(nonce), body, h(e)}
+		return HSVec{name, h(k0.Roster[:]), h(k0.RID[:]), from, to, sid, 4, h(id.Ed.Seed()), h(nonce), body, h(e)}
 	}
 	eA, _ := ecdh.X25519().NewPrivateKey(seq(32, 0x90))
 	eB, _ := ecdh.X25519().NewPrivateKey(seq(32, 0xb0))
 	v.Handshakes = append(v.Handshakes,
-		hsv("offer", 0x01020304, `{"t":"offer","e":"`+b64(eA.PublicKey().Bytes())+`"}`, seq(12, 0x21)),
-		hsv("accept", 0x01020304, `{"t":"accept","e":"`+b64(eB.PublicKey().Bytes())+`"}`, seq(12, 0x22)))
+		hsv("offer (A to B)", 7, 3, idA, 0x01020304, `{"t":"offer","e":"`+b64(eA.PublicKey().Bytes())+`"}`, seq(12, 0x21)),
+		hsv("accept (B to A)", 3, 7, idB, 0x01020304, `{"t":"accept","e":"`+b64(eB.PublicKey().Bytes())+`"}`, seq(12, 0x22)))
 
 	derive := func(name string, kem, kemct, ss []byte) DeriveVec {
 		p := DMParams{Initiator: true, RID: k0.RID, A: 7, B: 3, SID: 0x01020304,
@@ -237,7 +237,11 @@ func build2(t *testing.T) Vectors2 {
 	neg("flipped header bit", flip(30), mk1, idA.EdPub())
 	neg("flipped tag bit", flip(len(good)-protocol.SigLen-1), mk1, idA.EdPub())
 	neg("flipped signature bit", flip(len(good)-2), mk1, idA.EdPub())
-	neg("wrong epoch's key", good, mk2, idA.EdPub())
+	neg("another message's key", good, mk2, idA.EdPub())
+	var otherCK [32]byte
+	copy(otherCK[:], seq(32, 0x33))
+	otherMK, _ := ChainStep(otherCK) // the first key of another epoch's chain
+	neg("another epoch's chain key", good, otherMK, idA.EdPub())
 	neg("another member's signature key", good, mk1, idB.EdPub())
 	// Re-signed by the sender, but moved to another epoch: the AAD differs.
 	moved := append([]byte{}, good[:len(good)-protocol.SigLen]...)
