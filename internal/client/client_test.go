@@ -325,3 +325,27 @@ func TestRefusals(t *testing.T) {
 		t.Fatalf("unknown room: %v", err)
 	}
 }
+
+func TestResumesAfterNetworkDrop(t *testing.T) {
+	s := vtest.NewServer(t, vtest.Options{})
+	rm := s.CreateRoom(t, vtest.CreateOptions{})
+	p := vtest.NewCutProxy(t, strings.TrimPrefix(s.URL, "http://"))
+	_, frag, _ := strings.Cut(rm.Link, "#")
+	viaProxy := &vtest.Room{Link: "http://" + p.Addr + "/#" + frag}
+	a := dial(t, rm, "a")
+	b := dial(t, viaProxy, "b", func(c *Config) { c.Reconnect = true })
+	settle(t, a, b)
+	session := b.Session()
+	p.Cut()
+	expect(t, b, "reconnecting", "")
+	// Whether the relay still holds b's frames or b is already back, the
+	// message reaches it exactly once.
+	a.Say(t.Context(), "while you were away", 0)
+	expect(t, b, "reconnected", "")
+	expect(t, b, "msg", "while you were away")
+	if b.Session() != session {
+		t.Fatalf("session %d after resume, want %d", b.Session(), session)
+	}
+	b.Say(t.Context(), "back", 0)
+	expect(t, a, "msg", "back")
+}
