@@ -23,6 +23,44 @@ type conn struct {
 
 	closeOnce sync.Once
 	why       *protocol.Reject // written once before done is closed
+
+	memberMu sync.Mutex // guards rm and m, set once admitted
+	rm       *room.Room
+	m        *room.Member
+}
+
+func (c *conn) setMember(rm *room.Room, m *room.Member) {
+	c.memberMu.Lock()
+	c.rm, c.m = rm, m
+	c.memberMu.Unlock()
+}
+
+func (c *conn) member() (*room.Room, *room.Member) {
+	c.memberMu.Lock()
+	defer c.memberMu.Unlock()
+	return c.rm, c.m
+}
+
+// lost handles a write that failed because the network went away: the
+// session is detached (it may resume) and the frames not yet written, the
+// failed one first, are held for it in order.
+func (c *conn) lost(failed []byte) {
+	unsent := func() [][]byte {
+		frames := [][]byte{failed}
+		for {
+			select {
+			case b := <-c.out:
+				frames = append(frames, b)
+				continue
+			default:
+			}
+			return frames
+		}
+	}
+	if rm, m := c.member(); rm != nil {
+		rm.Drop(m, c, unsent)
+	}
+	c.ws.CloseNow()
 }
 
 // Send queues frame without blocking. It reports false when the queue is
@@ -61,24 +99,29 @@ func closeReason(s string) string {
 // writeLoop writes queued frames until Close, then drains what is queued,
 // sends the close frame and returns.
 func (c *conn) writeLoop(ctx context.Context) {
-	write := func(b []byte) bool {
+	write := func(b []byte) error {
 		wctx, cancel := context.WithTimeout(ctx, c.s.opt.WriteTimeout)
 		defer cancel()
-		return c.ws.Write(wctx, websocket.MessageBinary, b) == nil
+		return c.ws.Write(wctx, websocket.MessageBinary, b)
 	}
 	for {
 		select {
 		case b := <-c.out:
-			if !write(b) {
-				c.Close(protocol.ErrTooSlow)
-				c.ws.CloseNow()
+			if err := write(b); err != nil {
+				if errors.Is(err, context.DeadlineExceeded) {
+					// The peer is there but does not read.
+					c.Close(protocol.ErrTooSlow)
+					c.ws.CloseNow()
+				} else {
+					c.lost(b)
+				}
 				return
 			}
 		case <-c.done:
 			for {
 				select {
 				case b := <-c.out:
-					if !write(b) {
+					if write(b) != nil {
 						c.ws.CloseNow()
 						return
 					}
@@ -113,6 +156,7 @@ func (c *conn) serve(ctx context.Context) {
 		c.reject(err)
 		return
 	}
+	c.setMember(rm, m)
 	go c.keepAlive(ctx)
 	for {
 		typ, b, err := c.ws.Read(ctx)
@@ -195,10 +239,13 @@ func (c *conn) reject(err error) {
 func (c *conn) readFailed(rm *room.Room, m *room.Member, err error) {
 	select {
 	case <-c.done: // we closed it (purge, expiry, kick, shutdown, too slow)
-		if c.why == protocol.ErrGoingAway || c.why == protocol.ErrSessionEnded {
-			return
+		switch c.why {
+		case protocol.ErrGoingAway, protocol.ErrSessionEnded:
+		case protocol.ErrTooSlow:
+			rm.Leave(m, protocol.LeftTooSlow)
+		default:
+			rm.Leave(m, protocol.LeftClosed)
 		}
-		rm.Leave(m, protocol.LeftClosed)
 		return
 	default:
 	}

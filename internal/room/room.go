@@ -439,6 +439,10 @@ func (r *Room) Detach(m *Member, c Conn) {
 	if r.dead || r.members[m.session] != m || m.conn != c {
 		return
 	}
+	r.detachLocked(m)
+}
+
+func (r *Room) detachLocked(m *Member) {
 	m.conn = nil
 	m.grace = time.AfterFunc(r.g.limits.Grace, func() {
 		r.mu.RLock()
@@ -448,6 +452,21 @@ func (r *Room) Detach(m *Member, c Conn) {
 			r.Leave(m, protocol.LeftDropped)
 		}
 	})
+}
+
+// Drop detaches m after a write to its socket c failed. unsent, called with
+// the room locked (so no fan-out is under way), returns the frames c had
+// not written, in order; they are held ahead of anything that follows.
+func (r *Room) Drop(m *Member, c Conn, unsent func() [][]byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.dead || r.members[m.session] != m || m.conn != c {
+		return
+	}
+	for _, f := range unsent() {
+		m.hold(f)
+	}
+	r.detachLocked(m)
 }
 
 // Disconnect handles c closing cleanly (a closed tab): m leaves at once,
