@@ -187,6 +187,10 @@ func TestAliasesMadeDistinct(t *testing.T) {
 	s := vtest.NewServer(t, vtest.Options{})
 	rm := s.CreateRoom(t, vtest.CreateOptions{})
 	a := dial(t, rm, "sam")
+	// Once a member who joined after sam knows sam, the relay holds sam's
+	// hello, so the next WELCOME lists it.
+	o := dial(t, rm, "observer")
+	joined(t, o, 1)
 	b := dial(t, rm, "Sam\u200b")
 	if a.Alias() != "sam" || b.Alias() != "Sam-2" {
 		t.Fatalf("aliases %q and %q", a.Alias(), b.Alias())
