@@ -340,11 +340,14 @@ func TestResumesAfterNetworkDrop(t *testing.T) {
 	b := dial(t, viaProxy, "b", func(c *Config) { c.Reconnect = true })
 	settle(t, a, b)
 	session := b.Session()
+	p.Block(true)
 	p.Cut()
 	expect(t, b, "reconnecting", "")
-	// Whether the relay still holds b's frames or b is already back, the
-	// message reaches it exactly once.
+	rmLive := s.Rooms.Get(b.keys.RID)
+	vtest.Poll(t, "the relay to notice the drop", func() bool { return !rmLive.Attached(session) })
+	// Sent while b is away: the relay holds it for b.
 	a.Say(t.Context(), "while you were away", 0)
+	p.Block(false)
 	expect(t, b, "reconnected", "")
 	expect(t, b, "msg", "while you were away")
 	if b.Session() != session {

@@ -526,6 +526,14 @@ func (r *Room) end(why *protocol.Reject) {
 	}
 }
 
+// Attached reports whether session is in the room with a live socket.
+func (r *Room) Attached(session uint32) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	m := r.members[session]
+	return m != nil && m.conn != nil
+}
+
 // Members returns the number of sessions in the room.
 func (r *Room) Members() int {
 	r.mu.RLock()

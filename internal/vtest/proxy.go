@@ -13,8 +13,17 @@ import (
 type CutProxy struct {
 	Addr string // host:port to dial instead of the target
 
-	mu    sync.Mutex
-	conns []net.Conn
+	mu      sync.Mutex
+	conns   []net.Conn
+	blocked bool
+}
+
+// Block makes the proxy refuse (accept and close at once) new connections
+// while on, as a network that is still down.
+func (p *CutProxy) Block(on bool) {
+	p.mu.Lock()
+	p.blocked = on
+	p.mu.Unlock()
 }
 
 // NewCutProxy starts a proxy to target and stops it when t ends.
@@ -36,6 +45,13 @@ func NewCutProxy(t testing.TB, target string) *CutProxy {
 			c, err := ln.Accept()
 			if err != nil {
 				return
+			}
+			p.mu.Lock()
+			blocked := p.blocked
+			p.mu.Unlock()
+			if blocked {
+				c.Close()
+				continue
 			}
 			u, err := net.Dial("tcp", target)
 			if err != nil {
