@@ -9,15 +9,20 @@ import (
 const usage = `veil: anonymous, ephemeral, end-to-end-encrypted group chat.
 
 Usage:
-  veil serve [flags]    run a relay with the web client (all state in memory)
-  veil help [command]   show help
+  veil serve [flags]            run a relay with the web client (all state in memory)
+  veil create [flags]           create a room and print its link and owner key
+  veil chat [flags] LINK        join a room in the terminal
+  veil send [flags] LINK TEXT   send one message (TEXT "-" reads standard input)
+  veil listen [flags] LINK      print the room's events as JSON lines
+  veil help [command]           show help
 
-Run 'veil serve --help' for the server's flags.
+Run 'veil COMMAND --help' for a command's flags and exit codes.
 `
 
 // run executes the command line args and returns the process exit code:
-// 0 success, 1 runtime failure, 2 usage error.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// 0 success, 1 runtime failure, 2 usage error (and, for the client commands,
+// 3 refused and 4 room ended).
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -25,9 +30,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
+	case "create":
+		return create(ctx, args[1:], stdin, stdout, stderr)
+	case "send":
+		return send(ctx, args[1:], stdin, stdout, stderr)
+	case "listen":
+		return listen(ctx, args[1:], stdin, stdout, stderr)
 	case "help", "-h", "--help", "-help":
-		if len(args) > 1 && args[1] == "serve" {
-			return serve(ctx, []string{"--help"}, stdout, stderr)
+		if len(args) > 1 && args[1] != "help" {
+			return run(ctx, []string{args[1], "--help"}, stdin, stdout, stderr)
 		}
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -24,7 +24,7 @@ func startServe(t *testing.T, args ...string) (string, *vtest.SafeBuffer, func()
 	stdout, stderr := &vtest.SafeBuffer{}, &vtest.SafeBuffer{}
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0", "-v"}, args...), stdout, stderr)
+		done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0", "-v"}, args...), nil, stdout, stderr)
 	}()
 	var url string
 	vtest.Poll(t, "the URL line", func() bool {
@@ -123,7 +123,7 @@ func TestCommandLine(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb strings.Builder
-			code := run(t.Context(), tc.args, &out, &errb)
+			code := run(t.Context(), tc.args, strings.NewReader(""), &out, &errb)
 			if code != tc.code || !strings.Contains(out.String(), tc.inStdout) || !strings.Contains(errb.String(), tc.inStderr) {
 				t.Fatalf("run(%q) = %d\nstdout: %s\nstderr: %s", tc.args, code, out.String(), errb.String())
 			}

@@ -81,7 +81,7 @@ func startServeTLS(t *testing.T, certFile, keyFile string) (string, *vtest.SafeB
 	stdout, stderr := &vtest.SafeBuffer{}, &vtest.SafeBuffer{}
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "-v", "--tls-cert", certFile, "--tls-key", keyFile}, stdout, stderr)
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "-v", "--tls-cert", certFile, "--tls-key", keyFile}, nil, stdout, stderr)
 	}()
 	var url string
 	vtest.Poll(t, "the URL line", func() bool {

@@ -1,0 +1,137 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"veil/internal/e2ee"
+)
+
+// CreateOptions describe a room to create.
+type CreateOptions struct {
+	Name       string
+	Password   string
+	TTL        time.Duration // 0: the server's default
+	Purge      string        // "anyone" (default) or "owner"
+	HTTPClient *http.Client  // nil: the default
+}
+
+// Created is what the creator keeps.
+type Created struct {
+	Link  string
+	Owner [32]byte // the owner key: purges the room whatever its policy
+	TTL   time.Duration
+}
+
+// OwnerKey returns the owner key as the text a person keeps.
+func (c Created) OwnerKey() string { return base64.RawURLEncoding.EncodeToString(c.Owner[:]) }
+
+// ParseOwnerKey reads an owner key as OwnerKey writes it.
+func ParseOwnerKey(s string) (*[32]byte, error) {
+	b, err := base64.RawURLEncoding.Strict().DecodeString(strings.TrimSpace(s))
+	if err != nil || len(b) != 32 {
+		return nil, fmt.Errorf("an owner key is 43 characters of base64url")
+	}
+	var k [32]byte
+	copy(k[:], b)
+	return &k, nil
+}
+
+// Create makes a room on the server at base (scheme and host) as a creator's
+// browser does: the secret and the owner key never leave this process; the
+// server gets only hashes and the sealed name.
+func Create(ctx context.Context, base string, o CreateOptions) (Created, error) {
+	var out Created
+	base = strings.TrimRight(base, "/")
+	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
+		return out, fmt.Errorf("the server address must start with http:// or https://")
+	}
+	hc := o.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	if o.TTL == 0 {
+		var cfg struct {
+			DefaultTTL int64 `json:"default_ttl"`
+		}
+		if err := getJSON(ctx, hc, base+"/api/config", &cfg); err != nil {
+			return out, err
+		}
+		o.TTL = time.Duration(cfg.DefaultTTL) * time.Second
+	}
+	if o.Purge == "" {
+		o.Purge = "anyone"
+	}
+	var secret [32]byte
+	rand.Read(secret[:])
+	rand.Read(out.Owner[:])
+	l := e2ee.Link{Base: base, Secret: secret, Password: o.Password != ""}
+	k, err := e2ee.DeriveRoom(secret[:], o.Password)
+	if err != nil {
+		return out, err
+	}
+	ownerHash := sha256.Sum256(out.Owner[:])
+	body := map[string]any{
+		"rid":      b64(k.RID[:]),
+		"verifier": b64(k.Verifier[:]),
+		"owner":    b64(ownerHash[:]),
+		"ttl":      int64(o.TTL / time.Second),
+		"purge":    o.Purge,
+	}
+	if o.Name != "" {
+		raw, _ := json.Marshal(map[string]string{"name": o.Name})
+		meta, err := e2ee.SealMeta(k.Roster[:], k.RID, raw, nil)
+		if err != nil {
+			return out, fmt.Errorf("room name: %w", err)
+		}
+		body["meta"] = b64(meta)
+	}
+	raw, _ := json.Marshal(body)
+	req, err := http.NewRequestWithContext(ctx, "POST", base+"/api/rooms", bytes.NewReader(raw))
+	if err != nil {
+		return out, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return out, fmt.Errorf("create room: %w", err)
+	}
+	defer resp.Body.Close()
+	var answer struct {
+		TTL   int64  `json:"ttl"`
+		Error string `json:"error"`
+	}
+	json.NewDecoder(resp.Body).Decode(&answer)
+	if resp.StatusCode != http.StatusCreated {
+		if answer.Error == "" {
+			answer.Error = resp.Status
+		}
+		return out, fmt.Errorf("the server refused to create the room: %s", answer.Error)
+	}
+	out.Link, out.TTL = l.String(), time.Duration(answer.TTL)*time.Second
+	return out, nil
+}
+
+func getJSON(ctx context.Context, hc *http.Client, url string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("reach the server: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s answered %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
