@@ -301,7 +301,16 @@ func (c *Client) helloLocked(ctx context.Context, env []byte, h protocol.Header)
 		if !old.EdPub.Equal(nm.EdPub) || string(old.XPub) != string(nm.XPub) {
 			return []Event{{Type: "warning", From: c.publicLocked(old), Text: "a second hello with different keys for this session was refused"}}, nil
 		}
-		return nil, rejectf("repeated hello")
+		if h.Seq <= old.ctlSeen {
+			return nil, rejectf("replayed hello")
+		}
+		// The member re-announced itself (after a resume): it may have
+		// missed our key, so it gets it again.
+		old.ctlSeen = h.Seq
+		if err := c.sendKeyLocked(ctx, old); err != nil {
+			return []Event{{Type: "error", Text: "could not send our key: " + err.Error()}}, nil
+		}
+		return nil, nil
 	}
 	m := &member{Member: nm, ctlSeen: h.Seq}
 	c.addLocked(m)
@@ -635,7 +644,21 @@ func (c *Client) resume(ctx context.Context, err error) bool {
 		old.CloseNow()
 		c.mu.Lock()
 		c.ends = time.Now().Add(time.Duration(w.RemainingMS) * time.Millisecond)
+		// Re-announce: any member whose key to us was lost sends it again.
+		c.ctl++
+		var caps []string
+		if !c.cfg.NoMLKEM {
+			caps = []string{e2ee.CapMLKEM}
+		}
+		hello, err := e2ee.SealHello(c.keys, c.session, c.ctl, c.id, c.alias, caps, nil)
+		if err == nil {
+			err = c.write(ctx, envFrame(hello))
+		}
 		c.mu.Unlock()
+		if err != nil {
+			c.conn().CloseNow()
+			continue
+		}
 		c.events <- Event{Type: "reconnected", Text: "connection back; the session resumed"}
 		return true
 	}
