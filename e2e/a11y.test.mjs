@@ -147,10 +147,25 @@ test('keyboard only: create, enter, join, send, reply and DM without a mouse', {
   const got = await waitForMessage(a.page, 'answered by keyboard');
   assert.match(got.quote, /typed with keys/);
 
+  // Verify by keyboard: Tab reaches the member's Verify button; its dialog
+  // opens on Cancel, so Enter there changes nothing, and Shift+Tab reaches
+  // the confirmation.
+  const activeA = () => a.page.evaluate(() => document.activeElement?.getAttribute('data-testid'));
+  await tabTo(a.page, 'members-toggle');
+  await a.page.keyboard.press('Tab');
+  assert.equal(await activeA(), 'verify-button');
+  await a.page.keyboard.press('Enter');
+  await a.page.locator('#verify-dialog').waitFor();
+  assert.equal(await activeA(), 'verify-dialog-cancel', 'the dialog opens on Cancel');
+  await a.page.keyboard.press('Shift+Tab');
+  assert.equal(await activeA(), 'verify-dialog-confirm');
+  await a.page.keyboard.press('Enter');
+  await waitUntil(async () => (await members(a.page)).find((m) => m.alias === 'other')?.verified, { message: 'verified by keyboard' });
+
   // DM by keyboard: Tab reaches the member's DM button.
   await tabTo(a.page, 'members-toggle');
   await a.page.keyboard.press('Tab');
-  assert.equal(await a.page.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'dm-button');
+  assert.equal(await activeA(), 'dm-button', 'once verified, the DM button follows the toggle');
   await a.page.keyboard.press('Enter');
   await a.page.keyboard.type('dm by keys');
   await a.page.keyboard.press('Enter');

@@ -7,8 +7,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, cleanBuild } from './lib/server.mjs';
 import { startProxy } from './lib/proxy.mjs';
+import { tapSocket } from './lib/tap.mjs';
 import {
-  launch, newUser, createRoom, joinRoom, submitJoin, send, messages, members,
+  launch, newUser, createRoom, joinRoom, submitJoin, send, messages, members, stats, testLink,
   waitForMessage, waitForNotice, waitUntil,
 } from './lib/browser.mjs';
 
@@ -257,6 +258,51 @@ test('a dropped connection resumes the same session with its token', { timeout: 
     assert.ok(!noticesA.some((n) => /bob (left|lost)/.test(n ?? '')), `no leave notice: ${noticesA}`);
     await a.context.close();
     await b.context.close();
+  } finally {
+    await proxy.close();
+  }
+});
+
+test('a member whose socket dropped gets a sender key it missed once it announces itself again', { timeout: 90000 }, async () => {
+  const proxy = await startProxy(srv.url);
+  try {
+    const [a, b, c] = [await newUser(browser), await newUser(browser), await newUser(browser)];
+    const tap = await tapSocket(b.page);
+    const { link } = await createRoom(a.page, srv.url, { name: 'away' });
+    const fragment = new URL(link).hash;
+    await joinRoom(a.page, testLink(link), { alias: 'alice' });
+    // Only bob goes through the proxy, so only his socket drops.
+    await joinRoom(b.page, `${proxy.url}/?test${fragment}`, { alias: 'bob' });
+    await joinRoom(c.page, link, { alias: 'carol' });
+    for (const u of [a, b, c]) await waitUntil(async () => (await members(u.page)).length === 3);
+    await send(a.page, 'before bob drops');
+    await waitForMessage(b.page, 'before bob drops');
+    const epoch = (await stats(a.page)).epoch;
+    const alice = (await stats(a.page)).session;
+
+    // Bob's network goes away; carol leaves and alice starts a new epoch. Her
+    // new key for bob is lost on the way (the relay holds frames for a
+    // dropped session, but only so many: here the tap plays that loss).
+    proxy.down(true);
+    assert.ok(proxy.cut() > 0);
+    tap.dropIn((f) => f[0] === 0x03 && f[3] === 4 && f.readUInt32BE(1 + 20) === alice && f.readUInt32BE(1 + 28) === epoch + 1);
+    await c.page.close();
+    await waitUntil(async () => (await stats(a.page)).epoch === epoch + 1, { message: 'alice in a new epoch' });
+
+    // Bob comes back and announces himself again (a hello after RESUME):
+    // alice answers with her current key, so he reads her new epoch.
+    proxy.down(false);
+    await waitUntil(async () => (await b.page.textContent('#conn-status')) === '', { timeout: 20000, message: 'bob reconnected' });
+    await waitForNotice(b.page, 'carol left');
+    await waitUntil(async () => (await stats(b.page)).recv[alice] === epoch + 1, { message: 'bob holds alice\'s new epoch' });
+    assert.equal(tap.received.filter((f) => f[0] === 0x03 && f[3] === 4 && f.readUInt32BE(1 + 28) === epoch + 1).length, 1,
+      'one copy of alice\'s new key reached bob: the answer to his hello');
+    await send(a.page, 'after bob is back');
+    await waitForMessage(b.page, 'after bob is back');
+    await send(b.page, 'bob reads you');
+    await waitForMessage(a.page, 'bob reads you');
+    assert.equal((await stats(a.page)).rejected, 0);
+    for (const u of [a, b]) await u.context.close();
   } finally {
     await proxy.close();
   }

@@ -198,17 +198,74 @@ export async function waitForNotice(page, text, timeout = 10000) {
 }
 
 /**
- * The members listed on screen.
+ * The members listed on screen, with their fingerprints, member safety
+ * codes (empty for oneself), DM safety codes (once a DM session exists) and
+ * whether this person marked them verified.
  * @param {import('playwright-core').Page} page
- * @returns {Promise<{alias: string, fingerprint: string, self: boolean, session: string}[]>}
+ * @returns {Promise<{alias: string, fingerprint: string, safety: string, dmSafety: string, verified: boolean, self: boolean, session: string}[]>}
  */
 export function members(page) {
   return page.$$eval('#member-list > li[data-testid=member]', (lis) => lis.map((li) => ({
     alias: li.querySelector('[data-testid=member-alias]')?.textContent ?? '',
     fingerprint: (li.querySelector('[data-testid=fingerprint]')?.textContent ?? '').replace('key fingerprint', '').trim(),
+    safety: li.querySelector('[data-testid=member-safety]')?.textContent ?? '',
+    dmSafety: li.querySelector('[data-testid=member-dm-safety]')?.textContent ?? '',
+    verified: li.getAttribute('data-verified') === 'true',
     self: li.getAttribute('data-self') === 'true',
     session: li.getAttribute('data-session') ?? '',
   })));
+}
+
+/** A safety code as shown: 12 digits in groups of four. */
+export const SAFETY = /^\d{4} \d{4} \d{4}$/;
+
+/**
+ * The same room link with ?test, so the page exposes window.__veilTest
+ * (counters and epochs for the tests; main.js).
+ * @param {string} link
+ * @returns {string}
+ */
+export function testLink(link) {
+  return link.replace('/#', '/?test#');
+}
+
+/**
+ * The room's debug counters (a page opened with testLink only).
+ * @param {import('playwright-core').Page} page
+ * @returns {Promise<{session: number, epoch: number, sentInEpoch: number, epochsStarted: number, rejected: number,
+ *   nokey: number, missing: number, recv: Record<string, number>, dms: Record<string, {sid: number, state: string, safety: string}>}>}
+ */
+export function stats(page) {
+  return page.evaluate(() => /** @type {any} */ (window).__veilTest.stats());
+}
+
+/**
+ * Envelope frames of one kind a user's page sent (dir 'sent') or received,
+ * over every socket it opened. An ENVELOPE frame is 0x03 then the envelope,
+ * so byte 2 is the suite and byte 3 the kind.
+ * @param {User} u
+ * @param {'sent'|'received'} dir
+ * @param {number} kind
+ * @returns {Buffer[]}
+ */
+export function envelopes(u, dir, kind) {
+  return u.sockets.flatMap((s) => s[dir]).filter((f) => f[0] === 0x03 && f[3] === kind);
+}
+
+/**
+ * Mark a member verified through the Verify button and its dialog.
+ * @param {import('playwright-core').Page} page
+ * @param {string} alias
+ * @returns {Promise<string>} the safety code the dialog showed
+ */
+export async function verifyMember(page, alias) {
+  if ((await page.getAttribute('#members-toggle', 'aria-expanded')) === 'false') await page.click('#members-toggle');
+  await page.locator('[data-testid=member]', { hasText: alias }).locator('[data-testid=verify-button]').click();
+  await page.locator('#verify-dialog').waitFor();
+  const text = await page.textContent('#verify-dialog-text') ?? '';
+  await page.click('#verify-dialog-confirm');
+  await waitUntil(async () => (await members(page)).find((m) => m.alias === alias)?.verified, { message: `${alias} marked verified` });
+  return /\d{4} \d{4} \d{4}/.exec(text)?.[0] ?? '';
 }
 
 /**

@@ -6,13 +6,18 @@ import net from 'node:net';
 
 /**
  * @param {string} target the server's URL, http://127.0.0.1:PORT
- * @returns {Promise<{url: string, cut: () => number, close: () => Promise<void>}>}
+ * @returns {Promise<{url: string, cut: () => number, down: (d: boolean) => void, close: () => Promise<void>}>}
  */
 export async function startProxy(target) {
   const { hostname, port } = new URL(target);
   /** @type {Set<net.Socket>} */
   const live = new Set();
+  let isDown = false;
   const server = net.createServer((client) => {
+    if (isDown) {
+      client.destroy();
+      return;
+    }
     const upstream = net.connect(Number(port), hostname);
     for (const s of [client, upstream]) {
       live.add(s);
@@ -33,6 +38,10 @@ export async function startProxy(target) {
       const n = live.size;
       for (const s of live) s.destroy();
       return n;
+    },
+    /** While down, new connections are refused (a network that stays away). */
+    down(d) {
+      isDown = d;
     },
     close() {
       for (const s of live) s.destroy();

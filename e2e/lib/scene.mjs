@@ -1,8 +1,11 @@
-// A room with some life in it (group messages, Markdown, a DM, a reply, a
-// self-destructing message, join notices) for the accessibility checks and
+// A room with some life in it (group messages, Markdown, a verified member,
+// a DM with its safety code, a reply, a self-destructing message, join
+// notices) for the accessibility checks and
 // the screenshots.
 
-import { newUser, createRoom, joinRoom, submitJoin, send, startDM, members, waitForMessage, waitUntil } from './browser.mjs';
+import {
+  newUser, createRoom, joinRoom, submitJoin, send, startDM, members, verifyMember, waitForMessage, waitUntil,
+} from './browser.mjs';
 
 /**
  * @param {import('playwright-core').Browser} browser
@@ -34,9 +37,12 @@ export async function busyRoom(browser, base, o = {}) {
   await b.page.locator('#messages > li[data-testid=message]', { hasText: 'Welcome!' }).locator('[data-testid=reply-button]').click();
   await send(b.page, 'Good to know, thank you.');
   await waitForMessage(a.page, 'Good to know');
+  await verifyMember(a.page, 'brave-heron');
   await startDM(a.page, 'brave-heron');
   await send(a.page, 'Just between us: _you are doing great_.');
   await waitForMessage(b.page, 'Just between us');
+  await waitUntil(() => a.page.locator('[data-testid=dm-safety]').count(), { message: 'DM safety code shown' });
+  await step('room-dm', a.page);
   await a.page.click('#dm-cancel');
   await send(a.page, 'This one disappears in an hour.', { ttl: '3600' });
   await waitForMessage(b.page, 'disappears in an hour');

@@ -172,8 +172,8 @@ function checkPayload(m) {
  * @property {'a'|'b'} role          a offered, b accepted
  * @property {'offered'|'ready'} state
  * @property {{priv: CryptoKey, pub: Uint8Array}|null} eph  our ephemeral key until the chains exist
- * @property {any} send              SendChain of our direction, once ready
- * @property {any} recv              RecvChain of the peer's direction, once ready
+ * @property {e2ee.SendChain|null} send  our direction's chain, once ready
+ * @property {e2ee.RecvChain|null} recv  the peer's direction's chain, once ready
  * @property {string} safety         the DM safety code, once ready
  * @property {{data: Uint8Array, id: string}[]} pending  messages typed before the session was ready
  * @property {ReturnType<typeof setTimeout>|null} timer  gives up on an unanswered offer
@@ -182,7 +182,7 @@ function checkPayload(m) {
 /**
  * Our receiving state for one sender's group messages: the epoch whose key
  * arrived last and its chain.
- * @typedef {{epoch: number, chain: any}} RecvState
+ * @typedef {{epoch: number, chain: e2ee.RecvChain}} RecvState
  */
 
 /**
@@ -244,7 +244,7 @@ export class Room extends EventTarget {
     this.lastCtl = new Map();
     /** our current epoch (0: none yet) */
     this.epoch = 0;
-    /** @type {any} our SendChain for this epoch */
+    /** @type {e2ee.SendChain|null} our chain for this epoch */
     this.chain = null;
     /** performance.now() when our epoch started */
     this.epochAt = 0;
@@ -264,6 +264,8 @@ export class Room extends EventTarget {
     this.nokey = 0;
     this.missing = 0;
     this.epochsStarted = 0;
+    /** a member left: start a new epoch before anything else is sent */
+    this.rotateDue = false;
 
     /** @type {Conn|null} */
     this.conn = null;
@@ -515,17 +517,21 @@ export class Room extends EventTarget {
       this.rejected++;
       return;
     }
+    const known = this.members.get(session);
     if (!this.ctlFresh(session, h.header.seq)) {
-      this.rejected++;
+      // The same hello twice (listed in WELCOME and also held for us during
+      // a resume) says nothing new; anything else older is a replay.
+      const dup = known && h.header.seq === this.lastCtl.get(session)
+        && sameBytes(known.edPub, h.edPub) && sameBytes(known.xPub, h.xPub);
+      if (!dup) this.rejected++;
       return;
     }
-    const known = this.members.get(session);
     if (known) {
       // A member's keys never change within a session (7.4).
       if (!sameBytes(known.edPub, h.edPub) || !sameBytes(known.xPub, h.xPub)) {
         this.rejected++;
-        this.system(`Warning: ${known.display} (session ${session}) announced different keys. `
-          + `The change was rejected: ${known.display} keeps the keys shown in the member list.`, 'warn');
+        this.system(`Warning: ${known.display} announced different keys. That was refused: `
+          + `${known.display} keeps key fingerprint ${known.fingerprint}, as in the member list.`, 'warn');
         return;
       }
       this.lastCtl.set(session, h.header.seq);
@@ -617,6 +623,7 @@ export class Room extends EventTarget {
    * new key handed to every member (7.2).
    */
   async startEpoch() {
+    this.rotateDue = false;
     const ck = e2ee.randomBytes(32);
     this.chain?.erase();
     this.chain = new e2ee.SendChain(ck, 1);
@@ -648,7 +655,7 @@ export class Room extends EventTarget {
 
   /** Whether our epoch is used up: 100 messages or 10 minutes (7.2 rule 3). */
   epochSpent() {
-    if (!this.chain) return true;
+    if (!this.chain || this.rotateDue) return true;
     return Number(this.chain.n) - 1 >= e2ee.EPOCH_MESSAGES || performance.now() - this.epochAt >= e2ee.EPOCH_MS;
   }
 
@@ -735,7 +742,7 @@ export class Room extends EventTarget {
    * (skipped keys included); the chain moves on only if it opened (7.2).
    * @param {Uint8Array} env
    * @param {Member} from
-   * @param {any} chain a RecvChain
+   * @param {e2ee.RecvChain} chain
    * @returns {Promise<{data: Uint8Array, missing: number}|null>}
    */
   async openInChain(env, from, chain) {
@@ -941,8 +948,10 @@ export class Room extends EventTarget {
     /** @type {{data: Uint8Array, id: string}[]} */
     let carried = [];
     if (cur && cur.state === 'offered') {
-      // Both offered at once: the lower session id wins (7.3).
-      if (cur.sid < sid || (cur.sid === sid && this.session < peer.session)) return;
+      // Both offered at once (7.3): the offer of the initiator with the lower
+      // session id stands, as in the Go client; if that is ours, the peer
+      // drops its own offer and accepts ours.
+      if (this.session < peer.session) return;
       carried = cur.pending;
       cur.pending = [];
     }
@@ -1063,8 +1072,15 @@ export class Room extends EventTarget {
     const how = reason === 2 ? 'logged out' : reason === 3 ? 'lost the connection and left'
       : reason === 4 ? 'was disconnected (connection too slow)' : 'left';
     this.removeMember(m, how);
-    // 7.2 rule 3: whoever leaves keeps no key to what we say next.
-    if (this.chain) await this.startEpoch();
+    // 7.2 rule 3: whoever leaves keeps no key to what we say next. The new
+    // epoch starts once the frames already queued are handled, so members
+    // leaving together (a dropped network) cost one rotation, not one each;
+    // a message sent meanwhile starts it first.
+    if (!this.chain || this.rotateDue) return;
+    this.rotateDue = true;
+    this.serial(async () => {
+      if (this.rotateDue && this.chain) await this.startEpoch();
+    }).catch((err) => console.warn('veil: new epoch failed:', err));
   }
 
   /**
@@ -1181,8 +1197,10 @@ export class Room extends EventTarget {
       if (s.state !== 'ready') {
         s.pending.push({ data, id: msg.id });
         msg.state = 'pending';
-      } else if (!(await this.sealDM(peer, s, data))) {
-        throw new Error('Not connected: the message was not sent.');
+      } else {
+        const sent = await this.sealDM(peer, s, data);
+        data.fill(0);
+        if (!sent) throw new Error('Not connected: the message was not sent.');
       }
     } else {
       if (this.epochSpent()) await this.startEpoch();
