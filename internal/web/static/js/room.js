@@ -1,16 +1,19 @@
 // @ts-check
 // room.js: the state of one room as this browser tab sees it: keys, our
 // session, the members and their keys, the sender-key chains and DM
-// sessions of suite 2 (docs/protocol.md section 7), the messages on screen
-// and their self-destruct timers. It speaks to the relay through socket.js
-// and to the page only through events (Room is an EventTarget); it never
-// touches the DOM and never stores anything outside this tab's memory.
+// sessions of suite 2 (docs/protocol.md section 7; kept by senderkeys.js and
+// dm.js), the messages on screen and their self-destruct timers. It speaks
+// to the relay through socket.js and to the page only through events (Room
+// is an EventTarget); it never touches the DOM and never stores anything
+// outside this tab's memory.
 
 import {
   KIND, CLOSE, VERSION, encodeJoin, encodeResume, encodeEnvelopeFrame, encodePurge, encodeLogout,
 } from './protocol.js';
 import * as e2ee from './e2ee.js';
 import { Conn, backoffDelay, postRoom } from './socket.js';
+import { SenderKeys } from './senderkeys.js';
+import { DMSessions } from './dm.js';
 
 /** Longest message body accepted from the composer, in characters. */
 export const MAX_BODY = 16000;
@@ -20,11 +23,6 @@ export const REPLY_CHARS = 140;
 const MAX_TTL_S = 86400;
 /** How long to keep trying to resume a dropped socket. */
 const RESUME_WINDOW_MS = 30000;
-/** How long an offered DM session waits for its accept. */
-const DM_OFFER_TIMEOUT_MS = 15000;
-/** Capabilities our hello announces: none (the browser has no ML-KEM, 7.3). */
-/** @type {readonly string[]} */
-const MY_CAPS = Object.freeze([]);
 
 /**
  * @typedef {object} Member
@@ -165,25 +163,8 @@ function checkPayload(m) {
   return out;
 }
 
-/**
- * A direct-message session with one member (docs/protocol.md 7.3).
- * @typedef {object} DMSession
- * @property {number} sid            the session id (the DM envelopes' epoch)
- * @property {'a'|'b'} role          a offered, b accepted
- * @property {'offered'|'ready'} state
- * @property {{priv: CryptoKey, pub: Uint8Array}|null} eph  our ephemeral key until the chains exist
- * @property {e2ee.SendChain|null} send  our direction's chain, once ready
- * @property {e2ee.RecvChain|null} recv  the peer's direction's chain, once ready
- * @property {string} safety         the DM safety code, once ready
- * @property {{data: Uint8Array, id: string}[]} pending  messages typed before the session was ready
- * @property {ReturnType<typeof setTimeout>|null} timer  gives up on an unanswered offer
- */
-
-/**
- * Our receiving state for one sender's group messages: the epoch whose key
- * arrived last and its chain.
- * @typedef {{epoch: number, chain: e2ee.RecvChain}} RecvState
- */
+/** @typedef {import('./dm.js').DMSession} DMSession */
+/** @typedef {import('./senderkeys.js').RecvState} RecvState */
 
 /**
  * Room is one tab's membership of one room. Events (CustomEvent, detail):
@@ -242,30 +223,21 @@ export class Room extends EventTarget {
     this.ctl = 0n;
     /** @type {Map<number, bigint>} highest control seq accepted per sender */
     this.lastCtl = new Map();
-    /** our current epoch (0: none yet) */
-    this.epoch = 0;
-    /** @type {e2ee.SendChain|null} our chain for this epoch */
-    this.chain = null;
-    /** performance.now() when our epoch started */
-    this.epochAt = 0;
-    /** @type {Map<number, RecvState>} */
-    this.recv = new Map();
-    /** @type {Map<number, DMSession>} */
-    this.dms = new Map();
+    /** our epochs and sending chain, and the members' receiving chains */
+    this.senderKeys = new SenderKeys(this);
+    /** our DM sessions, by the peer's session id */
+    this.dm = new DMSessions(this);
     /** @type {Map<string, string>} lower-case alias -> fingerprint, of verified members who left */
     this.verifiedGone = new Map();
     /**
      * Debug counters, read by the browser tests: envelopes rejected (bad
      * signature, replay, wrong epoch, suite 1, malformed), group messages
      * dropped because the sender's key has not arrived, messages reported
-     * missing, epochs we started.
+     * missing (and senderKeys.epochsStarted, epochs we started).
      */
     this.rejected = 0;
     this.nokey = 0;
     this.missing = 0;
-    this.epochsStarted = 0;
-    /** a member left: start a new epoch before anything else is sent */
-    this.rotateDue = false;
 
     /** @type {Conn|null} */
     this.conn = null;
@@ -287,6 +259,15 @@ export class Room extends EventTarget {
    */
   emit(type, detail) {
     this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  /** performance.now() when our epoch started (main.js's ?test hook ages it) */
+  get epochAt() {
+    return this.senderKeys.epochAt;
+  }
+
+  set epochAt(t) {
+    this.senderKeys.epochAt = t;
   }
 
   /** @param {Status} s */
@@ -329,15 +310,16 @@ export class Room extends EventTarget {
   stats() {
     /** @type {Record<string, number>} */
     const recv = {};
-    for (const [s, r] of this.recv) recv[s] = r.epoch;
+    for (const [s, r] of this.senderKeys.recv) recv[s] = r.epoch;
     /** @type {Record<string, {sid: number, state: string, safety: string}>} */
     const dms = {};
-    for (const [s, d] of this.dms) dms[s] = { sid: d.sid, state: d.state, safety: d.safety };
+    for (const [s, d] of this.dm.sessions) dms[s] = { sid: d.sid, state: d.state, safety: d.safety };
+    const { chain } = this.senderKeys;
     return {
       session: this.session,
-      epoch: this.epoch,
-      sentInEpoch: this.chain ? Number(this.chain.n) - 1 : 0,
-      epochsStarted: this.epochsStarted,
+      epoch: this.senderKeys.epoch,
+      sentInEpoch: chain ? Number(chain.n) - 1 : 0,
+      epochsStarted: this.senderKeys.epochsStarted,
       rejected: this.rejected,
       nokey: this.nokey,
       missing: this.missing,
@@ -457,7 +439,7 @@ export class Room extends EventTarget {
       // A first join hands our first chain to everyone here; a resume starts
       // a new epoch, which also covers members who joined while we were
       // away and keys of ours that may have been lost with the socket.
-      await this.startEpoch();
+      await this.senderKeys.startEpoch();
     }
     this.setStatus('joined');
     this.emit('welcome', { name: this.name, policy: this.policy, resumed });
@@ -545,7 +527,7 @@ export class Room extends EventTarget {
       }
       // A repeated hello (after a resume) may mean our key was lost on the
       // way: hand over the current one again.
-      if (share && this.chain) await this.shareKey(known);
+      if (share && this.senderKeys.chain) await this.senderKeys.shareKey(known);
       return;
     }
     this.lastCtl.set(session, h.header.seq);
@@ -573,8 +555,8 @@ export class Room extends EventTarget {
     }
     if (share) {
       // 7.2 rule 2: a new member reads from now on, never earlier.
-      if (this.chain) await this.shareKey(m);
-      else await this.startEpoch();
+      if (this.senderKeys.chain) await this.senderKeys.shareKey(m);
+      else await this.senderKeys.startEpoch();
     }
   }
 
@@ -616,83 +598,7 @@ export class Room extends EventTarget {
     this.system(`You marked ${m.display} as verified (safety code ${m.safety}), for this session only.`);
   }
 
-  // ------------------------------------------------------------ sender keys
-
-  /**
-   * Start our next epoch: a fresh chain key, the old chain erased, and the
-   * new key handed to every member (7.2).
-   */
-  async startEpoch() {
-    this.rotateDue = false;
-    const ck = e2ee.randomBytes(32);
-    this.chain?.erase();
-    this.chain = new e2ee.SendChain(ck, 1);
-    ck.fill(0);
-    this.epoch += 1;
-    this.epochAt = performance.now();
-    this.epochsStarted++;
-    for (const m of this.others()) await this.shareKey(m);
-  }
-
-  /**
-   * Hand member m our current chain key and next index (kind 4).
-   * @param {Member} m
-   */
-  async shareKey(m) {
-    const keys = /** @type {NonNullable<typeof this.keys>} */ (this.keys);
-    const identity = /** @type {NonNullable<typeof this.identity>} */ (this.identity);
-    const snap = await this.chain.snapshot();
-    try {
-      const env = await e2ee.sealSenderKey({
-        rid: keys.rid, sender: this.session, to: m.session, epoch: this.epoch, seq: this.nextCtl(),
-        peerXPub: m.xPub, edPriv: identity.edPriv, ck: snap.ck, n: snap.n,
-      });
-      this.conn?.send(encodeEnvelopeFrame(env));
-    } finally {
-      snap.ck.fill(0);
-    }
-  }
-
-  /** Whether our epoch is used up: 100 messages or 10 minutes (7.2 rule 3). */
-  epochSpent() {
-    if (!this.chain || this.rotateDue) return true;
-    return Number(this.chain.n) - 1 >= e2ee.EPOCH_MESSAGES || performance.now() - this.epochAt >= e2ee.EPOCH_MS;
-  }
-
-  /**
-   * A kind-4 envelope: a member's chain key for its epoch.
-   * @param {Uint8Array} env
-   * @param {import('./protocol.js').Header} h
-   * @param {Member} from
-   */
-  async onSenderKey(env, h, from) {
-    const identity = /** @type {NonNullable<typeof this.identity>} */ (this.identity);
-    const cur = this.recv.get(from.session);
-    if (h.to !== this.session || !this.ctlFresh(from.session, h.seq) || (cur && h.epoch <= cur.epoch)) {
-      this.rejected++;
-      return;
-    }
-    let got;
-    try {
-      got = await e2ee.openSenderKey(env, {
-        xPriv: identity.xPriv, xPub: identity.xPub, edPub: from.edPub, rid: this.keys?.rid, self: this.session,
-      });
-    } catch {
-      this.rejected++;
-      return;
-    }
-    this.lastCtl.set(from.session, h.seq);
-    // The state may have moved while the key was opening: look again.
-    const now = this.recv.get(from.session);
-    if (now && h.epoch <= now.epoch) {
-      got.ck.fill(0);
-      this.rejected++;
-      return;
-    }
-    now?.chain.erase();
-    this.recv.set(from.session, { epoch: h.epoch, chain: new e2ee.RecvChain(got.ck, got.n) });
-    got.ck.fill(0);
-  }
+  // ------------------------------------------------------------ envelopes in
 
   /**
    * A kind-2 envelope: a group message in a sender's chain.
@@ -705,7 +611,7 @@ export class Room extends EventTarget {
       this.rejected++;
       return;
     }
-    const r = this.recv.get(from.session);
+    const r = this.senderKeys.recv.get(from.session);
     if (!r) {
       // No key from this sender yet: a newcomer reads from its first key on.
       this.nokey++;
@@ -727,7 +633,7 @@ export class Room extends EventTarget {
    * @param {Member} from
    */
   async onDirect(env, h, from) {
-    const s = this.dms.get(from.session);
+    const s = this.dm.get(from.session);
     if (h.to !== this.session || !s || s.state !== 'ready' || h.epoch !== s.sid) {
       this.rejected++;
       return;
@@ -825,8 +731,8 @@ export class Room extends EventTarget {
     switch (h.kind) {
       case KIND.MSG: await this.onGroup(env, h, from); return;
       case KIND.DM: await this.onDirect(env, h, from); return;
-      case KIND.SK: await this.onSenderKey(env, h, from); return;
-      case KIND.DMH: await this.onHandshake(env, h, from); return;
+      case KIND.SK: await this.senderKeys.onSenderKey(env, h, from); return;
+      case KIND.DMH: await this.dm.onHandshake(env, h, from); return;
       default: this.rejected++;
     }
   }
@@ -834,230 +740,12 @@ export class Room extends EventTarget {
   // ------------------------------------------------------------ DM sessions
 
   /**
-   * Whether a handshake with m must carry ML-KEM: only when both hellos
-   * announce it. This client announces no ML-KEM, so never.
-   * @param {Member} m
-   */
-  wantKEM(m) {
-    return MY_CAPS.includes(e2ee.CAP_MLKEM) && m.caps.includes(e2ee.CAP_MLKEM);
-  }
-
-  /**
-   * Offer a DM session to peer (we are A).
-   * @param {Member} peer
-   * @returns {Promise<DMSession>}
-   */
-  async offerDM(peer) {
-    const keys = /** @type {NonNullable<typeof this.keys>} */ (this.keys);
-    const identity = /** @type {NonNullable<typeof this.identity>} */ (this.identity);
-    let sid = 0;
-    while (sid === 0) sid = new DataView(e2ee.randomBytes(4).buffer).getUint32(0);
-    const eph = await e2ee.newEphemeral();
-    /** @type {DMSession} */
-    const s = {
-      sid, role: 'a', state: 'offered', eph, send: null, recv: null, safety: '', pending: [], timer: null,
-    };
-    this.dms.set(peer.session, s);
-    const env = await e2ee.sealHandshake({
-      rid: keys.rid, sender: this.session, to: peer.session, sid, seq: this.nextCtl(), roster: keys.roster,
-      edPriv: identity.edPriv, body: { t: 'offer', e: e2ee.b64url(eph.pub) },
-    });
-    this.conn?.send(encodeEnvelopeFrame(env));
-    s.timer = setTimeout(() => {
-      this.serial(async () => this.offerTimedOut(peer.session, s));
-    }, DM_OFFER_TIMEOUT_MS);
-    return s;
-  }
-
-  /**
-   * @param {number} session
-   * @param {DMSession} s
-   */
-  offerTimedOut(session, s) {
-    if (this.dms.get(session) !== s || s.state !== 'offered') return;
-    this.dropDM(session, s);
-    const m = this.members.get(session);
-    this.emit('problem', {
-      text: `${m?.display ?? 'That member'} did not answer the request for a direct session: `
-        + 'the direct message was not sent. Try again.',
-    });
-  }
-
-  /**
-   * Forget a DM session; messages still waiting for it are reported as not sent.
-   * @param {number} session
-   * @param {DMSession} s
-   */
-  dropDM(session, s) {
-    if (s.timer) clearTimeout(s.timer);
-    s.timer = null;
-    s.send?.erase();
-    s.recv?.erase();
-    s.eph = null;
-    for (const p of s.pending) {
-      p.data.fill(0);
-      this.emit('msgstate', { id: p.id, state: 'failed' });
-    }
-    s.pending = [];
-    if (this.dms.get(session) === s) this.dms.delete(session);
-    if (s.state === 'ready') this.emit('dmsession', { session, safety: '' });
-  }
-
-  /**
-   * A kind-5 envelope: an offer or an accept.
-   * @param {Uint8Array} env
-   * @param {import('./protocol.js').Header} h
-   * @param {Member} from
-   */
-  async onHandshake(env, h, from) {
-    const keys = /** @type {NonNullable<typeof this.keys>} */ (this.keys);
-    if (h.to !== this.session || h.epoch === 0 || !this.ctlFresh(from.session, h.seq)) {
-      this.rejected++;
-      return;
-    }
-    let body;
-    try {
-      // kem: whether ML-KEM parts must be there; a stripped or an unexpected
-      // one is a downgrade or a forgery, and openHandshake rejects it.
-      ({ body } = await e2ee.openHandshake(env, {
-        roster: keys.roster, edPub: from.edPub, rid: keys.rid, self: this.session, kem: this.wantKEM(from),
-      }));
-    } catch {
-      this.rejected++;
-      return;
-    }
-    const e = e2ee.fromB64url(body.e);
-    this.lastCtl.set(from.session, h.seq);
-    if (body.t === 'offer') await this.onOffer(h.epoch, e, from);
-    else await this.onAccept(h.epoch, e, from);
-  }
-
-  /**
-   * @param {number} sid
-   * @param {Uint8Array} eA the initiator's ephemeral key
-   * @param {Member} peer
-   */
-  async onOffer(sid, eA, peer) {
-    const keys = /** @type {NonNullable<typeof this.keys>} */ (this.keys);
-    const identity = /** @type {NonNullable<typeof this.identity>} */ (this.identity);
-    const cur = this.dms.get(peer.session);
-    if (cur && cur.sid === sid) {
-      this.rejected++;
-      return;
-    }
-    /** @type {{data: Uint8Array, id: string}[]} */
-    let carried = [];
-    if (cur && cur.state === 'offered') {
-      // Both offered at once (7.3): the offer of the initiator with the lower
-      // session id stands, as in the Go client; if that is ours, the peer
-      // drops its own offer and accepts ours.
-      if (this.session < peer.session) return;
-      carried = cur.pending;
-      cur.pending = [];
-    }
-    if (cur) this.dropDM(peer.session, cur);
-    const eph = await e2ee.newEphemeral();
-    const d = await e2ee.dmDerive({
-      role: 'b', rid: keys.rid, a: peer.session, b: this.session, sid,
-      edA: peer.edPub, xA: peer.xPub, edB: identity.edPub, xB: identity.xPub,
-      eA, eB: eph.pub, myEphPriv: eph.priv, myXPriv: identity.xPriv,
-    });
-    const env = await e2ee.sealHandshake({
-      rid: keys.rid, sender: this.session, to: peer.session, sid, seq: this.nextCtl(), roster: keys.roster,
-      edPriv: identity.edPriv, body: { t: 'accept', e: e2ee.b64url(eph.pub) },
-    });
-    /** @type {DMSession} */
-    const s = {
-      sid, role: 'b', state: 'ready', eph: null,
-      send: new e2ee.SendChain(d.sendCK, 1), recv: new e2ee.RecvChain(d.recvCK, 1),
-      safety: d.safety, pending: carried, timer: null,
-    };
-    wipeDerived(d);
-    this.dms.set(peer.session, s);
-    this.conn?.send(encodeEnvelopeFrame(env));
-    await this.sessionReady(peer, s);
-  }
-
-  /**
-   * @param {number} sid
-   * @param {Uint8Array} eB the responder's ephemeral key
-   * @param {Member} peer
-   */
-  async onAccept(sid, eB, peer) {
-    const keys = /** @type {NonNullable<typeof this.keys>} */ (this.keys);
-    const identity = /** @type {NonNullable<typeof this.identity>} */ (this.identity);
-    const s = this.dms.get(peer.session);
-    if (!s || s.state !== 'offered' || s.sid !== sid || !s.eph) {
-      this.rejected++;
-      return;
-    }
-    const eph = s.eph;
-    const d = await e2ee.dmDerive({
-      role: 'a', rid: keys.rid, a: this.session, b: peer.session, sid,
-      edA: identity.edPub, xA: identity.xPub, edB: peer.edPub, xB: peer.xPub,
-      eA: eph.pub, eB, myEphPriv: eph.priv, myXPriv: identity.xPriv,
-    });
-    if (s.timer) clearTimeout(s.timer);
-    s.timer = null;
-    s.eph = null; // the ephemeral private key goes with the offer
-    s.send = new e2ee.SendChain(d.sendCK, 1);
-    s.recv = new e2ee.RecvChain(d.recvCK, 1);
-    s.safety = d.safety;
-    s.state = 'ready';
-    wipeDerived(d);
-    await this.sessionReady(peer, s);
-  }
-
-  /**
-   * A DM session is ready: say so, and send what was typed meanwhile.
-   * @param {Member} peer
-   * @param {DMSession} s
-   */
-  async sessionReady(peer, s) {
-    this.emit('dmsession', { session: peer.session, safety: s.safety });
-    this.membersChanged();
-    this.system(`Direct messages with ${peer.display} are end-to-end encrypted. `
-      + `Their safety code is ${s.safety}: compare it with ${peer.display} to be sure no one is in between.`, 'dm');
-    const pending = s.pending;
-    s.pending = [];
-    for (const p of pending) {
-      const ok = await this.sealDM(peer, s, p.data);
-      p.data.fill(0);
-      this.emit('msgstate', { id: p.id, state: ok ? 'sent' : 'failed' });
-    }
-  }
-
-  /**
-   * Seal data as the next message of our direction of s and send it.
-   * @param {Member} peer
-   * @param {DMSession} s
-   * @param {Uint8Array} data
-   * @returns {Promise<boolean>} whether it went to the socket
-   */
-  async sealDM(peer, s, data) {
-    const keys = /** @type {NonNullable<typeof this.keys>} */ (this.keys);
-    const identity = /** @type {NonNullable<typeof this.identity>} */ (this.identity);
-    const { mk, seq } = await s.send.next();
-    let env;
-    try {
-      env = await e2ee.sealChainMessage({
-        kind: KIND.DM, rid: keys.rid, sender: this.session, to: peer.session, epoch: s.sid, seq, mk,
-        edPriv: identity.edPriv, data,
-      });
-    } finally {
-      mk.fill(0);
-    }
-    return !!this.conn?.send(encodeEnvelopeFrame(env));
-  }
-
-  /**
    * The DM safety code with a member, once a session is ready.
    * @param {number} session
    * @returns {string}
    */
   dmSafety(session) {
-    const s = this.dms.get(session);
-    return s && s.state === 'ready' ? s.safety : '';
+    return this.dm.dmSafety(session);
   }
 
   // ------------------------------------------------------------ leaving
@@ -1072,15 +760,8 @@ export class Room extends EventTarget {
     const how = reason === 2 ? 'logged out' : reason === 3 ? 'lost the connection and left'
       : reason === 4 ? 'was disconnected (connection too slow)' : 'left';
     this.removeMember(m, how);
-    // 7.2 rule 3: whoever leaves keeps no key to what we say next. The new
-    // epoch starts once the frames already queued are handled, so members
-    // leaving together (a dropped network) cost one rotation, not one each;
-    // a message sent meanwhile starts it first.
-    if (!this.chain || this.rotateDue) return;
-    this.rotateDue = true;
-    this.serial(async () => {
-      if (this.rotateDue && this.chain) await this.startEpoch();
-    }).catch((err) => console.warn('veil: new epoch failed:', err));
+    // 7.2 rule 3: whoever leaves keeps no key to what we say next.
+    this.senderKeys.rotateSoon();
   }
 
   /**
@@ -1090,10 +771,9 @@ export class Room extends EventTarget {
   removeMember(m, how) {
     this.members.delete(m.session);
     this.lastCtl.delete(m.session);
-    this.recv.get(m.session)?.chain.erase();
-    this.recv.delete(m.session);
-    const s = this.dms.get(m.session);
-    if (s) this.dropDM(m.session, s);
+    this.senderKeys.forget(m.session);
+    const s = this.dm.get(m.session);
+    if (s) this.dm.dropDM(m.session, s);
     if (m.verified) this.verifiedGone.set(m.alias.toLowerCase(), m.fingerprint);
     this.recomputeDisplay();
     this.membersChanged();
@@ -1160,8 +840,6 @@ export class Room extends EventTarget {
     }
     if (body.trim() === '') throw new Error('The message is empty.');
     if (body.length > MAX_BODY) throw new Error(`The message is too long (at most ${MAX_BODY} characters).`);
-    const keys = /** @type {NonNullable<typeof this.keys>} */ (this.keys);
-    const identity = /** @type {NonNullable<typeof this.identity>} */ (this.identity);
     const me = /** @type {Member} */ (this.me());
     /** @type {{id: string, body: string, ttl?: number, reply?: {id: string, alias: string, text: string}}} */
     const payload = { id: newMessageID(), body };
@@ -1192,29 +870,18 @@ export class Room extends EventTarget {
       msg.kind = 'dm';
       msg.to = { session: peer.session, alias: peer.display };
       msg.peer = { session: peer.session, alias: peer.display };
-      let s = this.dms.get(peer.session);
-      if (!s) s = await this.offerDM(peer);
+      let s = this.dm.get(peer.session);
+      if (!s) s = await this.dm.offerDM(peer);
       if (s.state !== 'ready') {
         s.pending.push({ data, id: msg.id });
         msg.state = 'pending';
       } else {
-        const sent = await this.sealDM(peer, s, data);
+        const sent = await this.dm.sealDM(peer, s, data);
         data.fill(0);
         if (!sent) throw new Error('Not connected: the message was not sent.');
       }
     } else {
-      if (this.epochSpent()) await this.startEpoch();
-      const { mk, seq } = await this.chain.next();
-      let env;
-      try {
-        env = await e2ee.sealChainMessage({
-          kind: KIND.MSG, rid: keys.rid, sender: this.session, epoch: this.epoch, seq, mk,
-          edPriv: identity.edPriv, data,
-        });
-      } finally {
-        mk.fill(0);
-        data.fill(0);
-      }
+      const env = await this.senderKeys.sealGroup(data);
       if (!this.conn?.send(encodeEnvelopeFrame(env))) throw new Error('Not connected: the message was not sent.');
     }
     this.addMessage(msg);
@@ -1306,18 +973,8 @@ export class Room extends EventTarget {
     this.messages.clear();
     this.members.clear();
     this.lastCtl.clear();
-    this.chain?.erase();
-    this.chain = null;
-    for (const r of this.recv.values()) r.chain.erase();
-    this.recv.clear();
-    for (const s of this.dms.values()) {
-      if (s.timer) clearTimeout(s.timer);
-      s.send?.erase();
-      s.recv?.erase();
-      s.eph = null;
-      for (const p of s.pending) p.data.fill(0);
-    }
-    this.dms.clear();
+    this.senderKeys.wipe();
+    this.dm.wipe();
     this.verifiedGone.clear();
     this.secret?.fill(0);
     this.token?.fill(0);
@@ -1329,15 +986,6 @@ export class Room extends EventTarget {
     this.identity = null;
     this.name = '';
   }
-}
-
-/**
- * Zero what dmDerive returned but the chains (which hold their own copies).
- * @param {{sendCK: Uint8Array, recvCK: Uint8Array}} d
- */
-function wipeDerived(d) {
-  d.sendCK.fill(0);
-  d.recvCK.fill(0);
 }
 
 /**
