@@ -23,6 +23,8 @@ type serveConfig struct {
 	maxTTL     time.Duration
 	maxMembers int
 	maxRooms   int
+	maxFile    int64
+	roomRate   int
 	tlsCert    string
 	tlsKey     string
 	verbose    bool
@@ -36,6 +38,8 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.DurationVar(&c.maxTTL, "max-ttl", room.DefaultLimits.MaxTTL, "longest room lifetime a creator may ask for (at least 10s); longer asks are lowered to it")
 	fs.IntVar(&c.maxMembers, "max-members", room.DefaultLimits.MaxMembers, "most sessions in one room; more joins are refused with 4005 \"room full\"")
 	fs.IntVar(&c.maxRooms, "max-rooms", room.DefaultLimits.MaxRooms, "most rooms this process holds; more creations get 503")
+	fs.Int64Var(&c.maxFile, "max-file", room.DefaultLimits.MaxFile, "largest file, in `BYTES`, one transfer may carry through the relay")
+	fs.IntVar(&c.roomRate, "room-rate", room.DefaultLimits.RoomRate, "file `BYTES` per second one room may send; a faster sender is slowed, nobody else")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate `FILE`; with --tls-key, serve HTTPS and WSS")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key `FILE` for --tls-cert")
 	fs.BoolVar(&c.verbose, "v", false, "log debug lines (never addresses, aliases or room ids)")
@@ -63,6 +67,9 @@ Flags:
 	if c.maxMembers < 2 || c.maxRooms < 1 {
 		return c, errors.New("--max-members must be at least 2 and --max-rooms at least 1")
 	}
+	if c.maxFile < 1 || c.roomRate < 64<<10 {
+		return c, errors.New("--max-file must be positive and --room-rate at least 65536")
+	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		return c, errors.New("--tls-cert and --tls-key go together")
 	}
@@ -84,7 +91,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	rooms := room.NewRegistry(room.Limits{MaxRooms: cfg.maxRooms, MaxMembers: cfg.maxMembers, MaxTTL: cfg.maxTTL})
+	rooms := room.NewRegistry(room.Limits{MaxRooms: cfg.maxRooms, MaxMembers: cfg.maxMembers, MaxTTL: cfg.maxTTL,
+		MaxFile: cfg.maxFile, RoomRate: cfg.roomRate})
 	rel := relay.NewServer(rooms, logger, relay.DefaultOptions)
 	srv := &http.Server{
 		Handler:           web.Handler(web.Config{Rooms: rooms, Relay: rel, TLS: cfg.tlsCert != ""}),

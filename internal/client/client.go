@@ -41,6 +41,8 @@ type Config struct {
 	// Reconnect resumes the session after a dropped connection, with
 	// backoff, for as long as the relay keeps it (15 s).
 	Reconnect bool
+	// MaxFile is the largest file sent or accepted; 0 means DefaultMaxFile.
+	MaxFile int64
 }
 
 // Member is what the client knows of another member.
@@ -63,14 +65,21 @@ type Event struct {
 	Safety  string // for dm: the DM session's safety code
 	Code    int    // for error and closed
 	Hybrid  bool   // for dm: the session used ML-KEM-768 as well
+
+	// For file-offer, file-progress, file and file-failed: the manifest; for
+	// file, the verified content; for file-progress, the bytes so far.
+	File     *FileInfo
+	Data     []byte
+	Progress int64
 }
 
 // Message is the plaintext of kinds 2 and 3.
 type Message struct {
-	ID    string `json:"id"`
-	Body  string `json:"body"`
-	TTL   int    `json:"ttl,omitempty"`
-	Reply *Reply `json:"reply,omitempty"`
+	ID    string    `json:"id"`
+	Body  string    `json:"body"`
+	TTL   int       `json:"ttl,omitempty"`
+	Reply *Reply    `json:"reply,omitempty"`
+	File  *FileInfo `json:"file,omitempty"`
 }
 
 // Reply quotes another message.
@@ -113,7 +122,9 @@ type Client struct {
 	order   []uint32
 	group   *sendGroup
 	closed  error
-	cancel  context.CancelFunc
+	// files being received
+	transfers map[transferKey]*transfer
+	cancel    context.CancelFunc
 }
 
 type member struct {

@@ -259,6 +259,8 @@ func (c *Client) envelopeLocked(ctx context.Context, env []byte, h protocol.Head
 			return nil, rejectf("no DM session %d with %s", h.Epoch, m.Alias)
 		}
 		return c.openChainLocked(env, h, m, m.dm.recv, "dm", m.dm.safety)
+	case protocol.KindChunk:
+		return c.chunkLocked(env, h, m)
 	}
 	return nil, rejectf("kind %d", h.Kind)
 }
@@ -281,6 +283,13 @@ func (c *Client) openChainLocked(env []byte, h protocol.Header, m *member, rc *e
 	var evs []Event
 	if missing > 0 {
 		evs = append(evs, Event{Type: "gap", From: from, Missing: missing})
+	}
+	if msg.File != nil {
+		fe, err := c.fileStartLocked(m, msg, typ == "dm")
+		if err != nil {
+			return evs, err
+		}
+		return append(evs, fe...), nil
 	}
 	e := Event{Type: typ, From: from, ID: msg.ID, Text: msg.Body, TTL: msg.TTL, Safety: safety}
 	if typ == "dm" {
@@ -328,16 +337,29 @@ func (c *Client) Say(ctx context.Context, text string, ttl int) error {
 	if c.closed != nil {
 		return ErrClosed
 	}
+	return c.sendMessageLocked(ctx, 0, Message{ID: newID(), Body: text, TTL: ttl})
+}
+
+// sendMessageLocked sends msg to the room (to = 0) or in the established DM
+// session with to.
+func (c *Client) sendMessageLocked(ctx context.Context, to uint32, msg Message) error {
+	data, err := json.Marshal(msg)
+	if err != nil {
+		return err
+	}
+	if to != 0 {
+		m, ok := c.members[to]
+		if !ok || m.dm == nil || m.dm.send == nil {
+			return ErrNotMember
+		}
+		return c.sendDMDataLocked(ctx, m, data)
+	}
 	g := c.group
 	if g.chain.Sent(g.first) >= e2ee.EpochMessages || c.now().Sub(g.start) >= e2ee.EpochAge {
 		if err := c.startEpochLocked(ctx); err != nil {
 			return err
 		}
 		g = c.group
-	}
-	data, err := json.Marshal(Message{ID: newID(), Body: text, TTL: ttl})
-	if err != nil {
-		return err
 	}
 	mk, seq := g.chain.Next()
 	h := protocol.Header{Version: protocol.Version, Suite: e2ee.SuiteV2, Kind: protocol.KindMsg, RID: c.keys.RID, Sender: c.session, Epoch: g.epoch, Seq: seq}
@@ -410,6 +432,16 @@ func (c *Client) hybridWith(m *member) bool { return !c.cfg.NoMLKEM && m.Has(e2e
 // DM sends a direct message to the member with session to, setting up the
 // DM session first if there is none.
 func (c *Client) DM(ctx context.Context, to uint32, text string) error {
+	return c.dm(ctx, to, &text)
+}
+
+// DMHandshake sets up a DM session with to, if there is none, without
+// sending a message; DMSafety reports it once it is established.
+func (c *Client) DMHandshake(ctx context.Context, to uint32) error {
+	return c.dm(ctx, to, nil)
+}
+
+func (c *Client) dm(ctx context.Context, to uint32, text *string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed != nil {
@@ -420,17 +452,25 @@ func (c *Client) DM(ctx context.Context, to uint32, text string) error {
 		return ErrNotMember
 	}
 	if m.dm != nil && m.dm.send != nil {
-		return c.sendDMLocked(ctx, m, text)
+		if text == nil {
+			return nil
+		}
+		return c.sendDMLocked(ctx, m, *text)
 	}
 	if m.dm != nil { // offer pending
-		m.dm.queue = append(m.dm.queue, text)
+		if text != nil {
+			m.dm.queue = append(m.dm.queue, *text)
+		}
 		return nil
 	}
 	eph, err := ecdh.X25519().GenerateKey(rand.Reader)
 	if err != nil {
 		return err
 	}
-	d := &dmSession{sid: randomSID(), initiator: true, eph: eph, ePub: eph.PublicKey().Bytes(), queue: []string{text}}
+	d := &dmSession{sid: randomSID(), initiator: true, eph: eph, ePub: eph.PublicKey().Bytes()}
+	if text != nil {
+		d.queue = []string{*text}
+	}
 	body := handshake{T: "offer", E: b64(d.ePub)}
 	if c.hybridWith(m) {
 		if d.dk, err = mlkem.GenerateKey768(); err != nil {
@@ -465,6 +505,10 @@ func (c *Client) sendDMLocked(ctx context.Context, m *member, text string) error
 	if err != nil {
 		return err
 	}
+	return c.sendDMDataLocked(ctx, m, data)
+}
+
+func (c *Client) sendDMDataLocked(ctx context.Context, m *member, data []byte) error {
 	mk, seq := m.dm.send.Next()
 	h := protocol.Header{Version: protocol.Version, Suite: e2ee.SuiteV2, Kind: protocol.KindDM, RID: c.keys.RID,
 		Sender: c.session, To: m.Session, Epoch: m.dm.sid, Seq: seq}

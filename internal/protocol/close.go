@@ -16,7 +16,8 @@ const (
 	CloseExpired       = 4008
 	ClosePurged        = 4009
 	CodeNotAllowed     = 4010 // in an ERROR frame; the socket stays open
-	CloseTooSlow       = 4011
+	CloseTooSlow       = 4011 // also an ERROR code: a file transfer skipped for a slow reader
+	CodeFileTooLarge   = 4013 // in an ERROR frame: a transfer over the relay's file size limit
 	CloseTooMany       = 4029
 )
 

@@ -30,7 +30,11 @@ const (
 	KindDM        byte = 3
 	KindSenderKey byte = 4 // suite 2: a chain key sealed to one member
 	KindHandshake byte = 5 // suite 2: a DM session offer or accept
+	KindChunk     byte = 6 // a chunk of a file; To is 0 (room) or the DM peer
 )
+
+// FlagLast marks the last chunk of a file (kind 6 only).
+const FlagLast byte = 0x01
 
 // Addressed reports whether envelopes of kind go to one member (To) rather
 // than to the whole room.
@@ -116,7 +120,7 @@ func ParseHeader(env []byte) (Header, error) {
 	if h.Version != Version {
 		return h, malformed("envelope version %d", h.Version)
 	}
-	if h.Flags != 0 {
+	if h.Flags != 0 && !(h.Kind == KindChunk && h.Flags == FlagLast) {
 		return h, malformed("envelope flags %#x", h.Flags)
 	}
 	switch h.Kind {
@@ -127,6 +131,10 @@ func ParseHeader(env []byte) (Header, error) {
 	case KindDM, KindSenderKey, KindHandshake:
 		if h.To == 0 {
 			return h, malformed("kind %d envelope without recipient", h.Kind)
+		}
+	case KindChunk:
+		if h.Epoch == 0 {
+			return h, malformed("chunk without a transfer id")
 		}
 	default:
 		return h, malformed("envelope kind %d", h.Kind)

@@ -12,6 +12,12 @@ func sampleEnvelope(kind byte, to uint32) []byte {
 	return append(b, make([]byte, NonceLen+256+TagLen+SigLen)...)
 }
 
+func sampleChunk(to uint32, flags byte) []byte {
+	h := Header{Version: Version, Suite: 2, Kind: KindChunk, Flags: flags, RID: RID{1}, Sender: 7, To: to, Epoch: 99, Seq: 1}
+	b := AppendHeader([]byte{TypeEnvelope}, h)
+	return append(b, make([]byte, NonceLen+256+TagLen+SigLen)...)
+}
+
 func validFrames() [][]byte {
 	owner := [KeyLen]byte{5}
 	return [][]byte{
@@ -22,6 +28,8 @@ func validFrames() [][]byte {
 		sampleEnvelope(KindHello, 0),
 		sampleEnvelope(KindSenderKey, 4),
 		sampleEnvelope(KindHandshake, 4),
+		sampleChunk(0, 0),
+		sampleChunk(4, FlagLast),
 		Encode(Purge{}),
 		Encode(Purge{Owner: &owner}),
 		Encode(Logout{}),
@@ -60,6 +68,8 @@ func TestDecodeRejects(t *testing.T) {
 		"dm without to":     sampleEnvelope(KindDM, 0),
 		"sk without to":     sampleEnvelope(KindSenderKey, 0),
 		"hs without to":     sampleEnvelope(KindHandshake, 0),
+		"chunk flags":       sampleChunk(0, 2),
+		"last flag on msg":  append(append([]byte{}, env[:4]...), append([]byte{FlagLast}, env[5:]...)...),
 		"msg with to":       sampleEnvelope(KindMsg, 3),
 		"oversized":         make([]byte, MaxFrame+1),
 		"truncated welcome": Encode(Welcome{Session: 1, Members: []Member{{Session: 2, Hello: []byte("hi")}}})[:50],

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -27,6 +28,40 @@ type conn struct {
 	memberMu sync.Mutex // guards rm and m, set once admitted
 	rm       *room.Room
 	m        *room.Member
+
+	chunkBytes atomic.Int64 // bytes of file chunks queued in out
+
+	skipMu  sync.Mutex // guards skipped
+	skipped map[uint32]bool
+
+	sent map[uint32]int64 // owned by serve: bytes per transfer this peer sent
+}
+
+// MaxChunkQueue bounds the file chunk bytes queued for one socket.
+const MaxChunkQueue = 1 << 20
+
+func isChunk(frame []byte) bool {
+	return len(frame) > 3 && frame[0] == protocol.TypeEnvelope && frame[3] == protocol.KindChunk
+}
+
+// SendChunk queues a file chunk unless this socket's chunk queue is full;
+// then the chunk is skipped for this peer alone, and the peer is told once
+// per transfer.
+func (c *conn) SendChunk(frame []byte, tid uint32) {
+	if c.chunkBytes.Add(int64(len(frame))) <= MaxChunkQueue && c.Send(frame) {
+		return
+	}
+	c.chunkBytes.Add(-int64(len(frame)))
+	c.skipMu.Lock()
+	first := !c.skipped[tid]
+	if c.skipped == nil {
+		c.skipped = map[uint32]bool{}
+	}
+	c.skipped[tid] = true
+	c.skipMu.Unlock()
+	if first {
+		c.Send(protocol.Encode(protocol.Error{Code: protocol.CloseTooSlow, Reason: "file transfer skipped: you are reading too slowly"}))
+	}
 }
 
 func (c *conn) setMember(rm *room.Room, m *room.Member) {
@@ -107,6 +142,9 @@ func (c *conn) writeLoop(ctx context.Context) {
 	for {
 		select {
 		case b := <-c.out:
+			if isChunk(b) {
+				c.chunkBytes.Add(-int64(len(b)))
+			}
 			if err := write(b); err != nil {
 				if errors.Is(err, context.DeadlineExceeded) {
 					// The peer is there but does not read.
@@ -173,7 +211,7 @@ func (c *conn) serve(ctx context.Context) {
 			c.reject(protocol.BadFrame(trimErr(err)))
 			break
 		}
-		if rej := c.handle(rm, m, f); rej != nil {
+		if rej := c.handle(ctx, rm, m, f); rej != nil {
 			c.reject(rej)
 			break
 		}
@@ -302,7 +340,7 @@ func (c *conn) admit(ctx context.Context) (*room.Room, *room.Member, error) {
 }
 
 // handle acts on one frame from an admitted member.
-func (c *conn) handle(rm *room.Room, m *room.Member, f protocol.Frame) error {
+func (c *conn) handle(ctx context.Context, rm *room.Room, m *room.Member, f protocol.Frame) error {
 	switch f := f.(type) {
 	case protocol.Envelope:
 		h := f.Header
@@ -311,6 +349,23 @@ func (c *conn) handle(rm *room.Room, m *room.Member, f protocol.Frame) error {
 		}
 		if h.Sender != m.Session() {
 			return protocol.BadEnvelope("wrong sender")
+		}
+		if h.Kind == protocol.KindChunk {
+			if c.sent == nil {
+				c.sent = map[uint32]int64{}
+			}
+			before := c.sent[h.Epoch]
+			c.sent[h.Epoch] = before + int64(len(f.Raw))
+			if c.sent[h.Epoch] > rm.MaxFile()+rm.MaxFile()/32+protocol.MaxFrame {
+				// Past the limit (with room for the envelopes' overhead).
+				if before <= rm.MaxFile()+rm.MaxFile()/32+protocol.MaxFrame {
+					c.Send(protocol.Encode(protocol.Error{Code: protocol.CodeFileTooLarge, Reason: "file too large"}))
+				}
+				return nil
+			}
+			if err := rm.PaceChunk(ctx, len(f.Raw)); err != nil {
+				return nil // the socket is closing
+			}
 		}
 		if e := rm.Envelope(m, f); e != nil {
 			c.Send(protocol.Encode(*e))

@@ -7,6 +7,7 @@
 package room
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -25,6 +26,11 @@ type Conn interface {
 	// Send queues frame without blocking; false means the queue is full.
 	// The room never modifies frame after handing it over.
 	Send(frame []byte) bool
+	// SendChunk queues a file chunk of transfer tid without blocking. A
+	// chunk that does not fit the member's bounded chunk queue is skipped
+	// for that member alone (the Conn tells its peer); it never cuts the
+	// member.
+	SendChunk(frame []byte, tid uint32)
 	// Close ends the socket with r. It must not block and is idempotent.
 	Close(r *protocol.Reject)
 }
@@ -36,10 +42,13 @@ type Limits struct {
 	MaxTTL     time.Duration
 	MinTTL     time.Duration // shortest lifetime; tests lower it
 	Grace      time.Duration // how long a dropped session may resume
+	RoomRate   int           // file chunk bytes per second one room may send
+	MaxFile    int64         // largest file, in bytes, one transfer may carry
 }
 
 // DefaultLimits are the limits of docs/protocol.md section 6.
-var DefaultLimits = Limits{MaxRooms: 10_000, MaxMembers: 100, MaxTTL: 24 * time.Hour, MinTTL: MinTTL, Grace: 15 * time.Second}
+var DefaultLimits = Limits{MaxRooms: 10_000, MaxMembers: 100, MaxTTL: 24 * time.Hour, MinTTL: MinTTL, Grace: 15 * time.Second,
+	RoomRate: 8 << 20, MaxFile: 100 << 20}
 
 // MinTTL is the default shortest room lifetime.
 const MinTTL = 10 * time.Second
@@ -87,6 +96,12 @@ func NewRegistry(l Limits) *Registry {
 	if l.Grace <= 0 {
 		l.Grace = DefaultLimits.Grace
 	}
+	if l.RoomRate <= 0 {
+		l.RoomRate = DefaultLimits.RoomRate
+	}
+	if l.MaxFile <= 0 {
+		l.MaxFile = DefaultLimits.MaxFile
+	}
 	return &Registry{limits: l, rooms: make(map[protocol.RID]*Room)}
 }
 
@@ -117,6 +132,7 @@ func (g *Registry) Create(s Spec) (*Room, error) {
 		ttl:      s.TTL,
 		deadline: time.Now().Add(s.TTL),
 		guesses:  rate.NewLimiter(rate.Every(6*time.Second), 10),
+		chunks:   rate.NewLimiter(rate.Limit(g.limits.RoomRate), max(g.limits.RoomRate/4, protocol.MaxFrame)),
 		members:  make(map[uint32]*Member),
 	}
 	g.mu.Lock()
@@ -178,6 +194,7 @@ type Room struct {
 	ttl      time.Duration
 	deadline time.Time
 	guesses  *rate.Limiter
+	chunks   *rate.Limiter // file chunk bytes per second
 	timer    *time.Timer
 
 	mu      sync.RWMutex // guards the fields below
@@ -352,6 +369,29 @@ func (r *Room) Envelope(m *Member, f protocol.Envelope) *protocol.Error {
 		slow = r.fanoutLocked(m, f.Raw)
 	case protocol.KindMsg:
 		slow = r.fanoutLocked(m, f.Raw)
+	case protocol.KindChunk:
+		if f.Header.To == 0 {
+			for _, o := range r.order {
+				switch {
+				case o == m:
+				case o.conn == nil:
+					o.hold(f.Raw)
+				default:
+					o.conn.SendChunk(f.Raw, f.Header.Epoch)
+				}
+			}
+			break
+		}
+		to := r.members[f.Header.To]
+		switch {
+		case to == nil || to == m:
+			unlock()
+			return &protocol.Error{Code: protocol.CloseNotFound, Reason: "recipient is not in the room"}
+		case to.conn == nil:
+			to.hold(f.Raw)
+		default:
+			to.conn.SendChunk(f.Raw, f.Header.Epoch)
+		}
 	case protocol.KindDM, protocol.KindSenderKey, protocol.KindHandshake:
 		to := r.members[f.Header.To]
 		if to == nil || to == m {
@@ -525,6 +565,14 @@ func (r *Room) end(why *protocol.Reject) {
 		c.Close(why)
 	}
 }
+
+// PaceChunk waits until the room may carry n more bytes of file chunks. The
+// caller is the sender's read loop, so only the sender is slowed (TCP
+// pushes back on it); fan-out to everyone else goes on.
+func (r *Room) PaceChunk(ctx context.Context, n int) error { return r.chunks.WaitN(ctx, n) }
+
+// MaxFile is the largest transfer, in bytes, the room accepts.
+func (r *Room) MaxFile() int64 { return r.g.limits.MaxFile }
 
 // Attached reports whether session is in the room with a live socket.
 func (r *Room) Attached(session uint32) bool {

@@ -29,6 +29,8 @@ func (s *sink) Send(f []byte) bool {
 	return true
 }
 
+func (s *sink) SendChunk(f []byte, _ uint32) { s.Send(f) }
+
 func (s *sink) Close(r *protocol.Reject) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
