@@ -32,6 +32,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return serve(ctx, args[1:], stdout, stderr)
 	case "create":
 		return create(ctx, args[1:], stdin, stdout, stderr)
+	case "chat":
+		return chat(ctx, args[1:], stdin, stdout, stderr)
 	case "send":
 		return send(ctx, args[1:], stdin, stdout, stderr)
 	case "listen":

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"veil/internal/client"
+	"veil/internal/vtest"
+)
+
+// runChat runs `veil chat args` in-process with no terminal input and
+// returns its exit code, stdout and stderr.
+func runChat(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	stdout, stderr := &vtest.SafeBuffer{}, &vtest.SafeBuffer{}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	code := chat(ctx, args, strings.NewReader(""), stdout, stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestChatHelp(t *testing.T) {
+	code, _, stderr := runChat(t, "--help")
+	if code != 0 {
+		t.Fatalf("veil chat --help = %d, want 0", code)
+	}
+	for _, want := range []string{"Usage: veil chat [flags] LINK", "-alias", "-proxy", "-password-file", "-owner-key-file",
+		"/dm ALIAS TEXT", "/who", "/verify ALIAS", "/purge [KEY]", "/leave", "/logout", "/help", "NO_COLOR",
+		"Exit codes:", "0  you left", "1  runtime failure", "2  usage", "3  refused", "4  the room ended"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("veil chat --help lacks %q:\n%s", want, stderr)
+		}
+	}
+}
+
+func TestChatUsageErrors(t *testing.T) {
+	s := vtest.NewServer(t, vtest.Options{})
+	rm := s.CreateRoom(t, vtest.CreateOptions{})
+	for name, tc := range map[string]struct {
+		args []string
+		want string
+	}{
+		"no link":                        {nil, "Usage: veil chat"},
+		"two links":                      {[]string{rm.Link, rm.Link}, "Usage: veil chat"},
+		"unknown flag":                   {[]string{"--colour", rm.Link}, "flag provided but not defined"},
+		"not a link":                     {[]string{"https://example.com/"}, "is not a veil link"},
+		"bad proxy":                      {[]string{"--proxy", "http://proxy:8080", rm.Link}, "--proxy must be socks5://"},
+		"no owner file":                  {[]string{"--owner-key-file", filepath.Join(t.TempDir(), "missing"), rm.Link}, "owner key file"},
+		"bad owner key":                  {[]string{"--owner-key-file", writeFile(t, "owner", "not a key\n"), rm.Link}, "no owner key in it"},
+		"password in argv is not a flag": {[]string{"--password", "pw", rm.Link}, "flag provided but not defined"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			code, _, stderr := runChat(t, tc.args...)
+			if code != exitUsage || !strings.Contains(stderr, tc.want) {
+				t.Fatalf("veil chat %q = %d, stderr %q; want %d and %q", tc.args, code, stderr, exitUsage, tc.want)
+			}
+		})
+	}
+}
+
+func TestChatNeedsATerminal(t *testing.T) {
+	s := vtest.NewServer(t, vtest.Options{})
+	rm := s.CreateRoom(t, vtest.CreateOptions{})
+	f, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	stderr := &vtest.SafeBuffer{}
+	if code := chat(t.Context(), []string{rm.Link}, strings.NewReader(""), f, stderr); code != exitUsage || !strings.Contains(stderr.String(), "not a terminal") {
+		t.Fatalf("veil chat > file = %d, %q", code, stderr)
+	}
+}
+
+func TestChatRefusals(t *testing.T) {
+	t.Setenv("VEIL_PASSWORD", "")
+	s := vtest.NewServer(t, vtest.Options{})
+	locked := s.CreateRoom(t, vtest.CreateOptions{Password: "right"})
+	gone := s.CreateRoom(t, vtest.CreateOptions{})
+	c, err := client.Dial(t.Context(), client.Config{Link: gone.Link, Alias: "purger"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Purge(t.Context(), &gone.Owner)
+	for range c.Events() {
+	}
+	c.Close()
+	unreachable := "http://127.0.0.1:1/" + gone.Link[strings.Index(gone.Link, "#"):]
+
+	for name, tc := range map[string]struct {
+		args []string
+		code int
+		want string
+	}{
+		"wrong password": {[]string{"--password-file", writeFile(t, "pw", "wrong\n"), locked.Link}, exitRefused, "wrong password"},
+		"no password":    {[]string{locked.Link}, exitUsage, "needs a password"},
+		"room gone":      {[]string{gone.Link}, exitRefused, "does not exist any more"},
+		"unreachable":    {[]string{unreachable}, exitFailure, "veil chat:"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			code, _, stderr := runChat(t, tc.args...)
+			if code != tc.code || !strings.Contains(stderr, tc.want) {
+				t.Fatalf("veil chat = %d, stderr %q; want %d and %q", code, stderr, tc.code, tc.want)
+			}
+		})
+	}
+}
+
+// chatSession runs veil chat in-process over a pipe (no terminal) in rm,
+// with bob (a Go member) seeing it join. It returns a function to type a
+// line, and a channel with the exit code, stdout and stderr.
+func chatSession(t *testing.T, rm *vtest.Room, bob *client.Client, args ...string) (func(string), <-chan [3]any) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	stdout, stderr := &vtest.SafeBuffer{}, &vtest.SafeBuffer{}
+	done := make(chan [3]any, 1)
+	go func() {
+		code := chat(context.Background(), append(append([]string{"--alias", "tester"}, args...), rm.Link), pr, stdout, stderr)
+		pw.Close()
+		done <- [3]any{code, stdout.String(), stderr.String()}
+	}()
+	t.Cleanup(func() { pw.Close() })
+	expectEvent(t, bob, "join", "")
+	vtest.Poll(t, "the interface", func() bool { return strings.Contains(stdout.String(), "Members (2)") })
+	return func(line string) { io.WriteString(pw, line+"\r") }, done
+}
+
+func waitChat(t *testing.T, done <-chan [3]any) (int, string, string) {
+	t.Helper()
+	select {
+	case r := <-done:
+		return r[0].(int), r[1].(string), r[2].(string)
+	case <-time.After(20 * time.Second):
+		t.Fatal("veil chat did not return")
+	}
+	panic("unreachable")
+}
+
+func TestChatPurgeWipesAndExits4(t *testing.T) {
+	s := vtest.NewServer(t, vtest.Options{})
+	rm := s.CreateRoom(t, vtest.CreateOptions{Purge: "owner"})
+	bob, err := client.Dial(t.Context(), client.Config{Link: rm.Link, Alias: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bob.Close()
+	keyFile := writeFile(t, "owner.txt", "link: "+rm.Link+"\nowner key: "+base64.RawURLEncoding.EncodeToString(rm.Owner[:])+"\n")
+	typeLine, done := chatSession(t, rm, bob, "--owner-key-file", keyFile)
+	// The room is owner-only: /purge works because of --owner-key-file.
+	typeLine("/purge")
+	code, stdout, stderr := waitChat(t, done)
+	if code != exitEnded || !strings.HasSuffix(stdout, wipeTerminal) || !strings.Contains(stderr, "This room was purged.") {
+		t.Fatalf("after /purge: code %d, stdout ends %q, stderr %q", code, stdout[max(len(stdout)-40, 0):], stderr)
+	}
+	expectEvent(t, bob, "closed", "")
+}
+
+func TestChatLogout(t *testing.T) {
+	s := vtest.NewServer(t, vtest.Options{})
+	rm := s.CreateRoom(t, vtest.CreateOptions{})
+	bob, err := client.Dial(t.Context(), client.Config{Link: rm.Link, Alias: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bob.Close()
+	typeLine, done := chatSession(t, rm, bob)
+	typeLine("/logout")
+	code, stdout, stderr := waitChat(t, done)
+	if code != exitOK || !strings.HasSuffix(stdout, wipeTerminal) || !strings.Contains(stderr, "You logged out.") {
+		t.Fatalf("after /logout: code %d, stdout ends %q, stderr %q", code, stdout[max(len(stdout)-40, 0):], stderr)
+	}
+	if e := expectEvent(t, bob, "leave", ""); e.Text != "logged out" {
+		t.Fatalf("bob saw %+v", e)
+	}
+}
+
+func TestChatServerGoingAway(t *testing.T) {
+	s := vtest.NewServer(t, vtest.Options{})
+	rm := s.CreateRoom(t, vtest.CreateOptions{})
+	bob, err := client.Dial(t.Context(), client.Config{Link: rm.Link, Alias: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bob.Close()
+	_, done := chatSession(t, rm, bob)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	s.Relay.Shutdown(ctx)
+	code, stdout, stderr := waitChat(t, done)
+	if code != exitFailure || strings.HasSuffix(stdout, wipeTerminal) || !strings.Contains(stderr, "shutting down") {
+		t.Fatalf("after a shutdown: code %d, stderr %q", code, stderr)
+	}
+}
+
+func TestReadOwnerKey(t *testing.T) {
+	var want [32]byte
+	want[0], want[31] = 7, 9
+	key := base64.RawURLEncoding.EncodeToString(want[:])
+	for name, content := range map[string]string{
+		"bare":            key,
+		"line":            key + "\n",
+		"create's output": "link: http://x/#1.abc\nowner key: " + key + "\nlifetime: 1h0m0s\n",
+	} {
+		got, err := readOwnerKey(writeFile(t, "k", content))
+		if err != nil || got != want {
+			t.Errorf("%s: readOwnerKey = %x, %v", name, got, err)
+		}
+	}
+}
