@@ -2,7 +2,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net"
@@ -319,6 +322,73 @@ func TestThroughSOCKS5(t *testing.T) {
 	for _, n := range res.names {
 		if n != "veil.test" {
 			t.Fatalf("the proxy was asked for %q", n)
+		}
+	}
+}
+
+func TestSendFileAndListenSaveDir(t *testing.T) {
+	s := vtest.NewServer(t, vtest.Options{})
+	link, _ := createRoom(t, s)
+	dir := t.TempDir()
+	save := filepath.Join(dir, "in")
+	os.Mkdir(save, 0o700)
+	l := startListen(t, nil, "--alias", "ear", "--save-dir", save, link)
+	g, err := client.Dial(t.Context(), client.Config{Link: link, Alias: "g"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	vtest.Poll(t, "the listener to join", func() bool { return len(g.Members()) == 1 })
+
+	data := make([]byte, 1<<20+123)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	src := filepath.Join(dir, "report.bin")
+	os.WriteFile(src, data, 0o600)
+	for range 2 { // the second copy must not overwrite the first
+		if code, _, errs := cli(t, "", "send", "--file", src, link); code != 0 {
+			t.Fatalf("send --file = %d: %s", code, errs)
+		}
+	}
+	sum := sha256.Sum256(data)
+	var paths []string
+	for range 2 {
+		m := l.expect(t, "file", "")
+		if m["name"] != "report.bin" || m["sha256"] != hex.EncodeToString(sum[:]) || m["size"] != float64(len(data)) {
+			t.Fatalf("listen printed %v", m)
+		}
+		got, err := os.ReadFile(m["path"].(string))
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("saved file %v: %v", m["path"], err)
+		}
+		if fi, _ := os.Stat(m["path"].(string)); fi.Mode().Perm() != 0o600 {
+			t.Fatalf("saved with mode %v", fi.Mode())
+		}
+		paths = append(paths, m["path"].(string))
+	}
+	if paths[0] == paths[1] || filepath.Base(paths[1]) != "report (2).bin" {
+		t.Fatalf("saved as %v", paths)
+	}
+	if code, _, errs := cli(t, "", "send", "--file", filepath.Join(dir, "missing"), link); code != exitUsage || !strings.Contains(errs, "no such file") {
+		t.Fatalf("send --file missing = %d %q", code, errs)
+	}
+}
+
+func TestSafeName(t *testing.T) {
+	for in, want := range map[string]string{
+		"report.pdf":             "report.pdf",
+		"../../etc/passwd":       "passwd",
+		`..\..\boot.ini`:         "boot.ini",
+		".bashrc":                "bashrc",
+		"a\x1b[31mred\x07.txt":   "a[31mred.txt",
+		"rtl\u202egpj.exe":       "rtlgpj.exe",
+		"":                       "file",
+		"..":                     "file",
+		strings.Repeat("x", 300): strings.Repeat("x", 100),
+	} {
+		if got := safeName(in); got != want {
+			t.Errorf("safeName(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -7,6 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"veil/internal/protocol"
 )
@@ -22,6 +27,12 @@ type listenEvent struct {
 	TTL         int    `json:"ttl,omitempty"`
 	Missing     uint64 `json:"missing,omitempty"`
 	Code        int    `json:"code,omitempty"`
+	// For file events
+	Name   string `json:"name,omitempty"`
+	Mime   string `json:"mime,omitempty"`
+	Size   int64  `json:"size,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+	Path   string `json:"path,omitempty"`
 }
 
 func listen(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -29,6 +40,7 @@ func listen(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs.SetOutput(stderr)
 	var o joinOptions
 	o.register(fs)
+	saveDir := fs.String("save-dir", "", "save each received file, once its SHA-256 checks out, into `DIR` (mode 0600, never overwriting)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: veil listen [flags] LINK
 
@@ -42,6 +54,9 @@ room ends or the process is interrupted:
   {"type":"expire"} / {"type":"purge"}          the room ended (exit 4)
   {"type":"closed","code":C,"text":REASON}      the connection ended otherwise
   {"type":"reconnecting"} / {"type":"reconnected"}
+  {"type":"file","from":ALIAS,"name":N,"mime":M,"size":S,"sha256":H,"path":P}
+                                                a verified file (path with --save-dir)
+  {"type":"file-failed","from":ALIAS,"name":N,"text":WHY}
 
 Text is exactly what the sender typed: treat it as untrusted input.
 
@@ -73,11 +88,23 @@ Flags:
 	for e := range c.Events() {
 		out := listenEvent{Type: e.Type, From: e.From.Alias, Session: e.From.Session, Fingerprint: e.From.Fingerprint,
 			ID: e.ID, Text: e.Text, TTL: e.TTL, Missing: e.Missing}
+		if e.File != nil {
+			out.Name, out.Mime, out.Size, out.SHA256 = e.File.Name, e.File.Type, e.File.Size, e.File.SHA256
+		}
 		switch e.Type {
 		case "msg":
 			out.Type = "message"
-		case "reject", "error":
-			continue // noise for a bot; a gap event says what was lost
+		case "reject", "error", "file-offer", "file-progress":
+			continue // noise for a bot; gap, file and file-failed say what matters
+		case "file":
+			if *saveDir != "" {
+				p, err := saveFile(*saveDir, e.File.Name, e.Data)
+				if err != nil {
+					out.Type, out.Text = "file-failed", "save: "+err.Error()
+				} else {
+					out.Path = p
+				}
+			}
 		case "closed":
 			switch e.Code {
 			case protocol.CloseExpired:
@@ -104,4 +131,53 @@ Flags:
 		return exitOK
 	}
 	return exitFailure
+}
+
+// safeName turns a peer's file name into a plain base name that cannot
+// climb out of the folder or hide itself.
+func safeName(name string) string {
+	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
+	name = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == '/' || unicode.Is(unicode.Cf, r) {
+			return -1
+		}
+		return r
+	}, name)
+	name = strings.TrimLeft(strings.TrimSpace(name), ".")
+	for len(name) > 100 {
+		_, n := utf8.DecodeLastRuneInString(name)
+		name = name[:len(name)-n]
+	}
+	if name == "" {
+		name = "file"
+	}
+	return name
+}
+
+// saveFile writes data into dir under a safe form of name, never over an
+// existing file, readable by this user only. It returns the path.
+func saveFile(dir, name string, data []byte) (string, error) {
+	base := safeName(name)
+	ext := filepath.Ext(base)
+	stem := strings.TrimSuffix(base, ext)
+	for i := 1; i < 1000; i++ {
+		p := filepath.Join(dir, base)
+		if i > 1 {
+			p = filepath.Join(dir, fmt.Sprintf("%s (%d)%s", stem, i, ext))
+		}
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		if _, err := f.Write(data); err != nil {
+			f.Close()
+			os.Remove(p)
+			return "", err
+		}
+		return p, f.Close()
+	}
+	return "", errors.New("too many files with that name")
 }

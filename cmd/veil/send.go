@@ -6,6 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -23,9 +26,11 @@ func send(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	o.register(fs)
 	dm := fs.String("dm", "", "send a direct message to the member with this `ALIAS` instead of to the room")
 	ttl := fs.Int("ttl", 0, "make the message vanish `SECONDS` after it arrives (0: never)")
+	file := fs.String("file", "", "send the file at `PATH` (end-to-end encrypted, at most 100 MiB) instead of a text")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: veil send [flags] LINK TEXT
        veil send [flags] LINK -        (the text from standard input)
+       veil send --file PATH [flags] LINK
 
 Joins the room, sends one message (end-to-end encrypted), and leaves.
 
@@ -39,6 +44,13 @@ Flags:
 			return exitOK
 		}
 		return exitUsage
+	}
+	if *file != "" {
+		if fs.NArg() != 1 {
+			fs.Usage()
+			return exitUsage
+		}
+		return sendFile(ctx, o, fs.Arg(0), *file, *dm, stdin, stderr)
 	}
 	if fs.NArg() != 2 {
 		fs.Usage()
@@ -90,6 +102,50 @@ Flags:
 			time.Sleep(20 * time.Millisecond)
 		}
 	} else if err := c.Say(ctx, text, *ttl); err != nil {
+		fmt.Fprintf(stderr, "veil send: %v\n", err)
+		return exitFailure
+	}
+	if err := c.Close(); err != nil && !errors.Is(err, client.ErrClosed) {
+		fmt.Fprintf(stderr, "veil send: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// sendFile joins, sends the file at path to the room (or to dmAlias), and
+// leaves.
+func sendFile(ctx context.Context, o joinOptions, link, path, dmAlias string, stdin io.Reader, stderr io.Writer) int {
+	f, err := os.Open(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "veil send: %v\n", err)
+		return exitUsage
+	}
+	data, err := io.ReadAll(io.LimitReader(f, client.DefaultMaxFile+1))
+	f.Close()
+	if err != nil {
+		fmt.Fprintf(stderr, "veil send: read %s: %v\n", path, err)
+		return exitFailure
+	}
+	if len(data) > client.DefaultMaxFile {
+		fmt.Fprintf(stderr, "veil send: %s is over the %d MiB limit\n", path, client.DefaultMaxFile>>20)
+		return exitUsage
+	}
+	c, code := join(ctx, o, link, false, stdin, stderr, "veil send")
+	if c == nil {
+		return code
+	}
+	defer c.Close()
+	var to uint32
+	if dmAlias != "" {
+		m, err := c.Member(dmAlias)
+		if err != nil {
+			fmt.Fprintf(stderr, "veil send: nobody called %q is in the room\n", dmAlias)
+			return exitUsage
+		}
+		to = m.Session
+	}
+	typ := http.DetectContentType(data)
+	if err := c.SendFile(ctx, to, filepath.Base(path), typ, data, false); err != nil {
 		fmt.Fprintf(stderr, "veil send: %v\n", err)
 		return exitFailure
 	}
