@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"veil/internal/client"
+)
+
+// BenchmarkFileRSS sends one file to 9 other members through a real
+// `veil serve` process and reports the server's peak resident memory
+// (VmHWM from /proc) and the transfer time. The relay holds a few chunks per
+// receiver, whatever the file's size, so the peak must not grow with it.
+//
+// Target: peak RSS under 64 MiB for both 10 MiB and 100 MiB files (the
+// relay's queues for 10 members are 10 x 1 MiB of chunks at most).
+func BenchmarkFileRSS(b *testing.B) {
+	for _, mib := range []int{10, 100} {
+		b.Run(fmt.Sprintf("%dMiB-10members", mib), func(b *testing.B) {
+			for b.Loop() {
+				peak, took := fileRSS(b, mib<<20, 10)
+				b.ReportMetric(float64(peak)/(1<<20), "peak-RSS-MiB")
+				b.ReportMetric(took.Seconds(), "s/transfer")
+			}
+		})
+	}
+}
+
+var serving = regexp.MustCompile(`serving on (http://[0-9.:]+)/`)
+
+func fileRSS(b *testing.B, size, members int) (peak int64, took time.Duration) {
+	bin := filepath.Join(b.TempDir(), "veil")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0")
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
+	sc := bufio.NewScanner(stdout)
+	var url string
+	for sc.Scan() {
+		if m := serving.FindStringSubmatch(sc.Text()); m != nil {
+			url = m[1]
+			break
+		}
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	room, err := client.Create(ctx, url, client.CreateOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var cs []*client.Client
+	for i := range members {
+		c, err := client.Dial(ctx, client.Config{Link: room.Link, Alias: fmt.Sprintf("m%d", i)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		cs = append(cs, c)
+	}
+	for _, c := range cs {
+		for len(c.Members()) < members-1 {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	data := make([]byte, size)
+	rand.Read(data)
+	var wg sync.WaitGroup
+	errs := make(chan error, members)
+	for _, c := range cs[1:] {
+		wg.Go(func() {
+			for e := range c.Events() {
+				switch e.Type {
+				case "file":
+					if len(e.Data) != size {
+						errs <- fmt.Errorf("got %d bytes", len(e.Data))
+					}
+					return
+				case "file-failed":
+					errs <- fmt.Errorf("file failed: %s", e.Text)
+					return
+				}
+			}
+		})
+	}
+	stop := make(chan struct{})
+	peakc := make(chan int64)
+	go func() {
+		var p int64
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if v := procKB(cmd.Process.Pid, "VmHWM"); v > p {
+				p = v
+			}
+			select {
+			case <-stop:
+				peakc <- p * 1024
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	start := time.Now()
+	if err := cs[0].SendFile(ctx, 0, "big.bin", "application/octet-stream", data, false); err != nil {
+		b.Fatal(err)
+	}
+	wg.Wait()
+	took = time.Since(start)
+	close(stop)
+	peak = <-peakc
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	return peak, took
+}
+
+// procKB reads a "kB" field of /proc/PID/status.
+func procKB(pid int, field string) int64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
