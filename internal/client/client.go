@@ -351,13 +351,6 @@ func (c *Client) DMSafety(session uint32) string {
 	return ""
 }
 
-func (c *Client) emit(e Event) {
-	select {
-	case c.events <- e:
-	case <-c.done:
-	}
-}
-
 func newID() string {
 	var b [16]byte
 	rand.Read(b[:])

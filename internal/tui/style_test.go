@@ -41,7 +41,9 @@ func TestPaletteContrast(t *testing.T) {
 }
 
 func TestMemberColourIsStableAndSpread(t *testing.T) {
-	if memberColor("1a2b-3c4d-5e6f-7a8b") != memberColor("1a2b-3c4d-5e6f-7a8b") {
+	fp := "1a2b-3c4d-5e6f-7a8b"
+	first := memberColor(fp)
+	if again := memberColor(fp); again != first {
 		t.Fatal("a fingerprint changed colour")
 	}
 	used := map[string]bool{}
