@@ -17,7 +17,9 @@ let srv;
 let browser;
 
 before(async () => {
-  srv = await startServer();
+  // Over a hundred messages in a few seconds: above the default per-session
+  // rate limit, which is not what this file tests.
+  srv = await startServer({ args: ['--msg-rate', '1000', '--msg-burst', '1000'] });
   browser = await launch();
 });
 

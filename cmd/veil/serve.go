@@ -25,6 +25,8 @@ type serveConfig struct {
 	maxRooms   int
 	maxFile    int64
 	roomRate   int
+	msgRate    float64
+	msgBurst   int
 	tlsCert    string
 	tlsKey     string
 	verbose    bool
@@ -40,6 +42,8 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.IntVar(&c.maxRooms, "max-rooms", room.DefaultLimits.MaxRooms, "most rooms this process holds; more creations get 503")
 	fs.Int64Var(&c.maxFile, "max-file", room.DefaultLimits.MaxFile, "largest file, in `BYTES`, one transfer may carry through the relay")
 	fs.IntVar(&c.roomRate, "room-rate", room.DefaultLimits.RoomRate, "file `BYTES` per second one room may send; a faster sender is slowed, nobody else")
+	fs.Float64Var(&c.msgRate, "msg-rate", relay.DefaultOptions.MsgRate, "messages per second one session may send on average; beyond the burst they are dropped (the sender is told), and a session that keeps flooding is closed with 4029")
+	fs.IntVar(&c.msgBurst, "msg-burst", relay.DefaultOptions.MsgBurst, "messages one session may send at once before --msg-rate applies")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate `FILE`; with --tls-key, serve HTTPS and WSS")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key `FILE` for --tls-cert")
 	fs.BoolVar(&c.verbose, "v", false, "log debug lines (never addresses, aliases or room ids)")
@@ -67,6 +71,9 @@ Flags:
 	if c.maxMembers < 2 || c.maxRooms < 1 {
 		return c, errors.New("--max-members must be at least 2 and --max-rooms at least 1")
 	}
+	if c.msgRate <= 0 || c.msgBurst < 1 {
+		return c, errors.New("--msg-rate must be positive and --msg-burst at least 1")
+	}
 	if c.maxFile < 1 || c.roomRate < 64<<10 {
 		return c, errors.New("--max-file must be positive and --room-rate at least 65536")
 	}
@@ -93,7 +100,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	rooms := room.NewRegistry(room.Limits{MaxRooms: cfg.maxRooms, MaxMembers: cfg.maxMembers, MaxTTL: cfg.maxTTL,
 		MaxFile: cfg.maxFile, RoomRate: cfg.roomRate})
-	rel := relay.NewServer(rooms, logger, relay.DefaultOptions)
+	opts := relay.DefaultOptions
+	opts.MsgRate, opts.MsgBurst = cfg.msgRate, cfg.msgBurst
+	rel := relay.NewServer(rooms, logger, opts)
 	srv := &http.Server{
 		Handler:           web.Handler(web.Config{Rooms: rooms, Relay: rel, TLS: cfg.tlsCert != ""}),
 		ReadHeaderTimeout: 10 * time.Second,

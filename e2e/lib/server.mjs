@@ -49,13 +49,14 @@ export async function cleanBuild() {
 
 /**
  * Start `veil serve --addr 127.0.0.1:0 [--max-ttl T]` and wait for its URL.
- * @param {{maxTTL?: string, timeoutMs?: number}} [o]
+ * @param {{maxTTL?: string, timeoutMs?: number, args?: string[]}} [o]
  * @returns {Promise<Server>}
  */
 export async function startServer(o = {}) {
   const bin = await buildServer();
   const args = ['serve', '--addr', '127.0.0.1:0'];
   if (o.maxTTL) args.push('--max-ttl', o.maxTTL);
+  if (o.args) args.push(...o.args);
   const proc = spawn(bin, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout.setEncoding('utf8');

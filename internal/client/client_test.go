@@ -257,7 +257,7 @@ func TestLeaverReadsNothingAfter(t *testing.T) {
 }
 
 func TestEpochRotatesAfter100Messages(t *testing.T) {
-	s := vtest.NewServer(t, vtest.Options{})
+	s := vtest.NewServer(t, vtest.Options{Relay: vtest.Unthrottled})
 	rm := s.CreateRoom(t, vtest.CreateOptions{})
 	var mu sync.Mutex
 	epochs := map[uint32]bool{}

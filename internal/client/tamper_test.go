@@ -159,7 +159,7 @@ func (tp *tamperer) serve(w http.ResponseWriter, r *http.Request) {
 // Clients behind a tampering relay accept no altered frame, report the gaps,
 // and go on working with honest traffic.
 func TestTamperingRelay(t *testing.T) {
-	s := vtest.NewServer(t, vtest.Options{})
+	s := vtest.NewServer(t, vtest.Options{Relay: vtest.Unthrottled})
 	tp := newTamperer(t, s)
 	rm := s.CreateRoom(t, vtest.CreateOptions{})
 	a := dial(t, rm, "a")
@@ -237,7 +237,7 @@ func TestTamperingRelay(t *testing.T) {
 // Forward secrecy: every frame of a conversation is recorded; a decoder
 // that is then given the link and the password opens no message.
 func TestRecordedTrafficStaysSealed(t *testing.T) {
-	s := vtest.NewServer(t, vtest.Options{})
+	s := vtest.NewServer(t, vtest.Options{Relay: vtest.Unthrottled})
 	rm := s.CreateRoom(t, vtest.CreateOptions{Password: "correct horse"})
 	var mu sync.Mutex
 	var frames [][]byte

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
 
 	"veil/internal/protocol"
 	"veil/internal/room"
@@ -35,6 +36,47 @@ type conn struct {
 	skipped map[uint32]bool
 
 	sent map[uint32]int64 // owned by serve: bytes per transfer this peer sent
+
+	// owned by serve: this session's send budget
+	msgs, bytes, ctl *rate.Limiter
+	dropped          int // frames dropped in a row for going too fast
+}
+
+// ErrFlooding closes a session that kept sending far over its budget.
+var ErrFlooding = &protocol.Reject{Code: protocol.CloseTooMany, Reason: "too many messages"}
+
+// allow spends this session's budget on an envelope of kind and size n. It
+// reports whether to route it; past CutAfter drops in a row it returns
+// ErrFlooding.
+func (c *conn) allow(kind byte, n int) (bool, error) {
+	if c.msgs == nil {
+		o := c.s.opt
+		c.msgs = rate.NewLimiter(rate.Limit(o.MsgRate), o.MsgBurst)
+		c.bytes = rate.NewLimiter(rate.Limit(o.BytesRate), o.BytesBurst)
+		c.ctl = rate.NewLimiter(rate.Limit(o.CtlRate), o.CtlBurst)
+	}
+	ok := false
+	switch kind {
+	case protocol.KindChunk:
+		return true, nil // paced per room
+	case protocol.KindSenderKey, protocol.KindHandshake:
+		ok = c.ctl.Allow()
+	default:
+		now := time.Now()
+		ok = c.msgs.AllowN(now, 1) && c.bytes.AllowN(now, n)
+	}
+	if ok {
+		c.dropped = 0
+		return true, nil
+	}
+	c.dropped++
+	if c.dropped == 1 {
+		c.Send(protocol.Encode(protocol.Error{Code: protocol.CloseTooMany, Reason: "slow down: you are sending too fast, and messages were dropped"}))
+	}
+	if c.dropped > c.s.opt.CutAfter {
+		return false, ErrFlooding
+	}
+	return false, nil
 }
 
 // MaxChunkQueue bounds the file chunk bytes queued for one socket.
@@ -349,6 +391,9 @@ func (c *conn) handle(ctx context.Context, rm *room.Room, m *room.Member, f prot
 		}
 		if h.Sender != m.Session() {
 			return protocol.BadEnvelope("wrong sender")
+		}
+		if ok, err := c.allow(h.Kind, len(f.Raw)); !ok {
+			return err // nil: dropped, the socket stays
 		}
 		if h.Kind == protocol.KindChunk {
 			if c.sent == nil {

@@ -29,10 +29,21 @@ type Options struct {
 	HelloTimeout time.Duration
 	// PingInterval is how often an idle peer is pinged.
 	PingInterval time.Duration
+	// MsgRate and MsgBurst limit one session's messages (kinds 1 to 3) per
+	// second; BytesRate and BytesBurst limit their bytes. Control envelopes
+	// (kinds 4 and 5: keys and DM handshakes, which come in bursts when an
+	// epoch turns) have a limiter of their own, CtlRate and CtlBurst. File
+	// chunks are paced per room instead.
+	MsgRate, BytesRate, CtlRate    float64
+	MsgBurst, BytesBurst, CtlBurst int
+	// CutAfter is how many frames in a row a session may have dropped for
+	// going too fast before it is closed with 4029.
+	CutAfter int
 }
 
 // DefaultOptions are the defaults of docs/protocol.md section 6.
-var DefaultOptions = Options{QueueLen: 256, WriteTimeout: 10 * time.Second, HelloTimeout: 10 * time.Second, PingInterval: 30 * time.Second}
+var DefaultOptions = Options{QueueLen: 256, WriteTimeout: 10 * time.Second, HelloTimeout: 10 * time.Second, PingInterval: 30 * time.Second,
+	MsgRate: 10, MsgBurst: 30, BytesRate: 256 << 10, BytesBurst: 1 << 20, CtlRate: 50, CtlBurst: 250, CutAfter: 100}
 
 // Server serves the WebSocket endpoint.
 type Server struct {
@@ -61,6 +72,18 @@ func NewServer(rooms *room.Registry, log *slog.Logger, opt Options) *Server {
 	}
 	if opt.PingInterval <= 0 {
 		opt.PingInterval = DefaultOptions.PingInterval
+	}
+	if opt.MsgRate <= 0 || opt.MsgBurst <= 0 {
+		opt.MsgRate, opt.MsgBurst = DefaultOptions.MsgRate, DefaultOptions.MsgBurst
+	}
+	if opt.BytesRate <= 0 || opt.BytesBurst < protocol.MaxFrame {
+		opt.BytesRate, opt.BytesBurst = DefaultOptions.BytesRate, DefaultOptions.BytesBurst
+	}
+	if opt.CtlRate <= 0 || opt.CtlBurst <= 0 {
+		opt.CtlRate, opt.CtlBurst = DefaultOptions.CtlRate, DefaultOptions.CtlBurst
+	}
+	if opt.CutAfter <= 0 {
+		opt.CutAfter = DefaultOptions.CutAfter
 	}
 	return &Server{rooms: rooms, log: log, opt: opt, conns: make(map[*conn]struct{})}
 }

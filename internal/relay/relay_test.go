@@ -17,7 +17,7 @@ import (
 	"veil/internal/vtest"
 )
 
-func join(t *testing.T, s *vtest.Server, rm *vtest.Room, alias string) *vtest.Client {
+func join(t testing.TB, s *vtest.Server, rm *vtest.Room, alias string) *vtest.Client {
 	t.Helper()
 	c, err := s.Join(t, rm, alias, vtest.DialOptions{})
 	if err != nil {

@@ -329,3 +329,12 @@ func (s *Server) Resume(t testing.TB, c *Client) error {
 	}
 	return nil
 }
+
+// CloseOf returns the close code and reason in err, or -1.
+func CloseOf(err error) (int, string) {
+	var ce websocket.CloseError
+	if errors.As(err, &ce) {
+		return int(ce.Code), ce.Reason
+	}
+	return -1, ""
+}

@@ -208,3 +208,7 @@ func (c recordingConn) Write(p []byte) (int, error) {
 // Attach returns a Server for a veil server already listening at url (for
 // example one started by `veil serve` in a test); only URL is set.
 func Attach(url string) *Server { return &Server{URL: strings.TrimSuffix(url, "/")} }
+
+// Unthrottled lifts the per-session rate limits, for tests that send
+// bursts on purpose and test something else.
+var Unthrottled = relay.Options{MsgRate: 1e6, MsgBurst: 1e6, CtlRate: 1e6, CtlBurst: 1e6}
