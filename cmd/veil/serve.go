@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"veil/internal/relay"
@@ -27,6 +28,9 @@ type serveConfig struct {
 	roomRate   int
 	msgRate    float64
 	msgBurst   int
+	maxConns   int
+	perAddr    int
+	trusted    []netip.Prefix
 	tlsCert    string
 	tlsKey     string
 	verbose    bool
@@ -44,6 +48,16 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.IntVar(&c.roomRate, "room-rate", room.DefaultLimits.RoomRate, "file `BYTES` per second one room may send; a faster sender is slowed, nobody else")
 	fs.Float64Var(&c.msgRate, "msg-rate", relay.DefaultOptions.MsgRate, "messages per second one session may send on average; beyond the burst they are dropped (the sender is told), and a session that keeps flooding is closed with 4029")
 	fs.IntVar(&c.msgBurst, "msg-burst", relay.DefaultOptions.MsgBurst, "messages one session may send at once before --msg-rate applies")
+	fs.IntVar(&c.maxConns, "max-conns", relay.DefaultOptions.MaxConns, "most open WebSockets; more are refused with 503 and a reason")
+	fs.IntVar(&c.perAddr, "conns-per-addr", relay.DefaultOptions.ConnsPerAddr, "most open WebSockets from one client address (kept only as a keyed hash in memory); more get 429. Behind Tor everyone shares one address: raise it")
+	fs.Func("trusted-proxy", "`CIDR` of a reverse proxy whose X-Forwarded-For names the client (repeatable); from others the header is ignored", func(v string) error {
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			return err
+		}
+		c.trusted = append(c.trusted, p)
+		return nil
+	})
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate `FILE`; with --tls-key, serve HTTPS and WSS")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key `FILE` for --tls-cert")
 	fs.BoolVar(&c.verbose, "v", false, "log debug lines (never addresses, aliases or room ids)")
@@ -70,6 +84,9 @@ Flags:
 	}
 	if c.maxMembers < 2 || c.maxRooms < 1 {
 		return c, errors.New("--max-members must be at least 2 and --max-rooms at least 1")
+	}
+	if c.maxConns < 1 || c.perAddr < 1 {
+		return c, errors.New("--max-conns and --conns-per-addr must be at least 1")
 	}
 	if c.msgRate <= 0 || c.msgBurst < 1 {
 		return c, errors.New("--msg-rate must be positive and --msg-burst at least 1")
@@ -102,6 +119,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		MaxFile: cfg.maxFile, RoomRate: cfg.roomRate})
 	opts := relay.DefaultOptions
 	opts.MsgRate, opts.MsgBurst = cfg.msgRate, cfg.msgBurst
+	opts.MaxConns, opts.ConnsPerAddr, opts.TrustedProxies = cfg.maxConns, cfg.perAddr, cfg.trusted
 	rel := relay.NewServer(rooms, logger, opts)
 	srv := &http.Server{
 		Handler:           web.Handler(web.Config{Rooms: rooms, Relay: rel, TLS: cfg.tlsCert != ""}),

@@ -119,6 +119,7 @@ func TestCommandLine(t *testing.T) {
 		{"half tls", []string{"serve", "--tls-cert", "x.pem"}, 2, "", "go together"},
 		{"stray argument", []string{"serve", "extra"}, 2, "", `unexpected argument "extra"`},
 		{"bad address", []string{"serve", "--addr", "127.0.0.1:99999"}, 1, "", "veil serve:"},
+		{"bad trusted proxy", []string{"serve", "--trusted-proxy", "10.0.0.1"}, 2, "", "trusted-proxy"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -9,11 +9,13 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"veil/internal/limit"
 	"veil/internal/protocol"
 	"veil/internal/room"
 )
@@ -39,18 +41,28 @@ type Options struct {
 	// CutAfter is how many frames in a row a session may have dropped for
 	// going too fast before it is closed with 4029.
 	CutAfter int
+	// MaxConns caps the open sockets; ConnsPerAddr caps them per client
+	// address (kept only as a keyed hash, see package limit). Beyond either,
+	// the upgrade is refused with 503 or 429 and a reason.
+	MaxConns, ConnsPerAddr int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client; from anyone else the header is ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // DefaultOptions are the defaults of docs/protocol.md section 6.
 var DefaultOptions = Options{QueueLen: 256, WriteTimeout: 10 * time.Second, HelloTimeout: 10 * time.Second, PingInterval: 30 * time.Second,
-	MsgRate: 10, MsgBurst: 30, BytesRate: 256 << 10, BytesBurst: 1 << 20, CtlRate: 50, CtlBurst: 250, CutAfter: 100}
+	MsgRate: 10, MsgBurst: 30, BytesRate: 256 << 10, BytesBurst: 1 << 20, CtlRate: 50, CtlBurst: 250, CutAfter: 100,
+	MaxConns: 20_000, ConnsPerAddr: 64}
 
 // Server serves the WebSocket endpoint.
 type Server struct {
 	// set at construction
-	rooms *room.Registry
-	log   *slog.Logger
-	opt   Options
+	rooms   *room.Registry
+	log     *slog.Logger
+	opt     Options
+	keyer   *limit.Keyer
+	perAddr *limit.Counter
 
 	mu       sync.Mutex // guards conns and shutdown
 	conns    map[*conn]struct{}
@@ -85,12 +97,28 @@ func NewServer(rooms *room.Registry, log *slog.Logger, opt Options) *Server {
 	if opt.CutAfter <= 0 {
 		opt.CutAfter = DefaultOptions.CutAfter
 	}
-	return &Server{rooms: rooms, log: log, opt: opt, conns: make(map[*conn]struct{})}
+	if opt.MaxConns <= 0 {
+		opt.MaxConns = DefaultOptions.MaxConns
+	}
+	if opt.ConnsPerAddr <= 0 {
+		opt.ConnsPerAddr = DefaultOptions.ConnsPerAddr
+	}
+	return &Server{rooms: rooms, log: log, opt: opt, conns: make(map[*conn]struct{}),
+		keyer: limit.NewKeyer(opt.TrustedProxies), perAddr: limit.NewCounter(opt.ConnsPerAddr, opt.MaxConns)}
 }
 
 // ServeHTTP upgrades the request and serves the socket until it ends.
 // Cross-origin browser requests are refused with 403.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	key := s.keyer.Key(r)
+	if err := s.perAddr.Acquire(key); err != nil {
+		var le *limit.Error
+		errors.As(err, &le)
+		s.log.Debug("socket refused", "status", le.Status, "reason", le.Msg)
+		http.Error(w, le.Msg, le.Status)
+		return
+	}
+	defer s.perAddr.Release(key)
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		return // Accept has written the HTTP error (403 for a foreign Origin)

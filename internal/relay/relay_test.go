@@ -441,3 +441,43 @@ func TestSilentPeerIsDropped(t *testing.T) {
 		t.Fatalf("a saw %+v", e)
 	}
 }
+
+func TestConnectionLimits(t *testing.T) {
+	s := vtest.NewServer(t, vtest.Options{Relay: relay.Options{ConnsPerAddr: 2, MaxConns: 3}})
+	var open []*websocket.Conn
+	defer func() {
+		for _, c := range open {
+			c.CloseNow()
+		}
+	}()
+	for range 2 {
+		ws, err := s.Dial(t.Context(), vtest.DialOptions{LocalIP: "127.0.0.2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		open = append(open, ws)
+	}
+	// A spoofed X-Forwarded-For from a client that is no trusted proxy
+	// changes nothing.
+	spoof := http.Header{"X-Forwarded-For": {"203.0.113.1"}}
+	if _, err := s.Dial(t.Context(), vtest.DialOptions{LocalIP: "127.0.0.2", Header: spoof}); err == nil || !strings.Contains(err.Error(), "429") {
+		t.Fatalf("third socket from one address = %v, want 429", err)
+	}
+	ws, err := s.Dial(t.Context(), vtest.DialOptions{LocalIP: "127.0.0.3"})
+	if err != nil {
+		t.Fatalf("another address: %v", err)
+	}
+	open = append(open, ws)
+	if _, err := s.Dial(t.Context(), vtest.DialOptions{LocalIP: "127.0.0.4"}); err == nil || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("over the total = %v, want 503", err)
+	}
+	// Closing one frees its place.
+	open[0].CloseNow()
+	vtest.Poll(t, "the place to free up", func() bool {
+		ws, err := s.Dial(t.Context(), vtest.DialOptions{LocalIP: "127.0.0.2"})
+		if err == nil {
+			open = append(open, ws)
+		}
+		return err == nil
+	})
+}
