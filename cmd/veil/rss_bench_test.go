@@ -24,7 +24,7 @@ import (
 // receiver, whatever the file's size, so the peak must not grow with it.
 //
 // Target: peak RSS under 64 MiB for both 10 MiB and 100 MiB files (the
-// relay's queues for 10 members are 10 x 1 MiB of chunks at most).
+// relay's queues for 10 members are 10 x 2 MiB of chunks at most).
 func BenchmarkFileRSS(b *testing.B) {
 	for _, mib := range []int{10, 100} {
 		b.Run(fmt.Sprintf("%dMiB-10members", mib), func(b *testing.B) {

@@ -180,6 +180,13 @@ func (c *Client) handleLocked(ctx context.Context, f protocol.Frame) []Event {
 		reason := map[byte]string{protocol.LeftClosed: "left", protocol.LeftLoggedOut: "logged out",
 			protocol.LeftDropped: "dropped", protocol.LeftTooSlow: "too slow"}[f.Reason]
 		evs := []Event{{Type: "leave", From: c.publicLocked(m), Text: reason}}
+		// Files the member was sending will not finish: free them now.
+		for k, t := range c.transfers {
+			if k.sender == f.Session {
+				delete(c.transfers, k)
+				evs = append(evs, Event{Type: "file-failed", From: t.from, File: &t.info, Text: "the sender left before the file was complete"})
+			}
+		}
 		// Whoever left must not read what comes next: a new epoch.
 		if err := c.startEpochLocked(ctx); err != nil {
 			evs = append(evs, Event{Type: "error", Text: "could not start a new epoch: " + err.Error()})

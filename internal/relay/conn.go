@@ -80,7 +80,7 @@ func (c *conn) allow(kind byte, n int) (bool, error) {
 }
 
 // MaxChunkQueue bounds the file chunk bytes queued for one socket.
-const MaxChunkQueue = 1 << 20
+const MaxChunkQueue = 2 << 20
 
 func isChunk(frame []byte) bool {
 	return len(frame) > 3 && frame[0] == protocol.TypeEnvelope && frame[3] == protocol.KindChunk

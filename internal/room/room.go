@@ -132,8 +132,10 @@ func (g *Registry) Create(s Spec) (*Room, error) {
 		ttl:      s.TTL,
 		deadline: time.Now().Add(s.TTL),
 		guesses:  rate.NewLimiter(rate.Every(6*time.Second), 10),
-		chunks:   rate.NewLimiter(rate.Limit(g.limits.RoomRate), max(g.limits.RoomRate/4, protocol.MaxFrame)),
-		members:  make(map[uint32]*Member),
+		// The burst stays well under a member's chunk queue (2 MiB), so a
+		// member who reads at the room's pace is never skipped.
+		chunks:  rate.NewLimiter(rate.Limit(g.limits.RoomRate), min(max(g.limits.RoomRate/16, protocol.MaxFrame), 512<<10)),
+		members: make(map[uint32]*Member),
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
