@@ -20,17 +20,26 @@ Joins the room of LINK in the terminal: the room's name and countdown, your
 alias and fingerprint, a message pane with scrollback (PgUp/PgDn, Up/Down),
 the member list with fingerprints, safety codes and verified marks (on
 terminals 80 columns or wider; /who anywhere), and an input line. Peer text
-is shown as plain text; nothing is written to disk.
+is shown as plain text. Nothing is written to disk but a received file you
+ask for with /save.
 
 Type a message and Enter to send it to the room, or a command:
-  /dm ALIAS TEXT   a direct message to one member
-  /who             members with fingerprints and safety codes
-  /verify ALIAS    mark a member verified, after comparing the safety code
-  /purge [KEY]     end the room for everyone (KEY, or --owner-key-file, when
-                   only the owner may purge)
-  /leave, /quit    leave the room (Ctrl+C too)
-  /logout          end your session for good
-  /help            list the commands
+  /dm ALIAS TEXT       a direct message to one member
+  /who                 members with fingerprints and safety codes
+  /verify ALIAS        mark a member verified, after comparing the safety code
+  /file PATH           send a file to the room (at most 100 MiB)
+  /dmfile ALIAS PATH   send a file to one member
+  /save N [DIR]        write received file N into DIR (default: the current
+                       directory), mode 0600, never over an existing file
+  /purge [KEY]         end the room for everyone (KEY, or --owner-key-file,
+                       when only the owner may purge)
+  /leave, /quit        leave the room (Ctrl+C too)
+  /logout              end your session for good
+  /help                list the commands
+
+Files are encrypted end to end and relayed, never stored. Received files
+are listed in the message pane as "file #N" and held in memory (up to
+256 MiB, the oldest let go first) until you /save them or the room ends.
 
 A purge, the room's expiry and /logout wipe the screen, as in the web
 client. A room with a password takes it from --password-file, else

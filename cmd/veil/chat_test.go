@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"io"
 	"os"
@@ -9,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/charmbracelet/x/ansi"
 
 	"veil/internal/client"
 	"veil/internal/vtest"
@@ -40,7 +44,7 @@ func TestChatHelp(t *testing.T) {
 		t.Fatalf("veil chat --help = %d, want 0", code)
 	}
 	for _, want := range []string{"Usage: veil chat [flags] LINK", "-alias", "-proxy", "-password-file", "-owner-key-file",
-		"/dm ALIAS TEXT", "/who", "/verify ALIAS", "/purge [KEY]", "/leave", "/logout", "/help", "NO_COLOR",
+		"/dm ALIAS TEXT", "/who", "/verify ALIAS", "/file PATH", "/dmfile ALIAS PATH", "/save N [DIR]", "/purge [KEY]", "/leave", "/logout", "/help", "NO_COLOR",
 		"Exit codes:", "0  you left", "1  runtime failure", "2  usage", "3  refused", "4  the room ended"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("veil chat --help lacks %q:\n%s", want, stderr)
@@ -123,8 +127,8 @@ func TestChatRefusals(t *testing.T) {
 
 // chatSession runs veil chat in-process over a pipe (no terminal) in rm,
 // with bob (a Go member) seeing it join. It returns a function to type a
-// line, and a channel with the exit code, stdout and stderr.
-func chatSession(t *testing.T, rm *vtest.Room, bob *client.Client, args ...string) (func(string), <-chan [3]any) {
+// line, a channel with the exit code, stdout and stderr, and stdout so far.
+func chatSession(t *testing.T, rm *vtest.Room, bob *client.Client, args ...string) (func(string), <-chan [3]any, *vtest.SafeBuffer) {
 	t.Helper()
 	pr, pw := io.Pipe()
 	stdout, stderr := &vtest.SafeBuffer{}, &vtest.SafeBuffer{}
@@ -137,7 +141,7 @@ func chatSession(t *testing.T, rm *vtest.Room, bob *client.Client, args ...strin
 	t.Cleanup(func() { pw.Close() })
 	expectEvent(t, bob, "join", "")
 	vtest.Poll(t, "the interface", func() bool { return strings.Contains(stdout.String(), "Members (2)") })
-	return func(line string) { io.WriteString(pw, line+"\r") }, done
+	return func(line string) { io.WriteString(pw, line+"\r") }, done, stdout
 }
 
 func waitChat(t *testing.T, done <-chan [3]any) (int, string, string) {
@@ -160,7 +164,7 @@ func TestChatPurgeWipesAndExits4(t *testing.T) {
 	}
 	defer bob.Close()
 	keyFile := writeFile(t, "owner.txt", "link: "+rm.Link+"\nowner key: "+base64.RawURLEncoding.EncodeToString(rm.Owner[:])+"\n")
-	typeLine, done := chatSession(t, rm, bob, "--owner-key-file", keyFile)
+	typeLine, done, _ := chatSession(t, rm, bob, "--owner-key-file", keyFile)
 	// The room is owner-only: /purge works because of --owner-key-file.
 	typeLine("/purge")
 	code, stdout, stderr := waitChat(t, done)
@@ -178,7 +182,7 @@ func TestChatLogout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bob.Close()
-	typeLine, done := chatSession(t, rm, bob)
+	typeLine, done, _ := chatSession(t, rm, bob)
 	typeLine("/logout")
 	code, stdout, stderr := waitChat(t, done)
 	if code != exitOK || !strings.HasSuffix(stdout, wipeTerminal) || !strings.Contains(stderr, "You logged out.") {
@@ -197,7 +201,7 @@ func TestChatServerGoingAway(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bob.Close()
-	_, done := chatSession(t, rm, bob)
+	_, done, _ := chatSession(t, rm, bob)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	s.Relay.Shutdown(ctx)
@@ -220,5 +224,74 @@ func TestReadOwnerKey(t *testing.T) {
 		if err != nil || got != want {
 			t.Errorf("%s: readOwnerKey = %x, %v", name, got, err)
 		}
+	}
+}
+
+// expectFile reads c's events until a file arrives (or fails).
+func expectFile(t *testing.T, c *client.Client) client.Event {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case e, ok := <-c.Events():
+			if !ok {
+				t.Fatalf("%s: events ended waiting for a file", c.Alias())
+			}
+			if e.Type == "file" || e.Type == "file-failed" {
+				return e
+			}
+		case <-timeout:
+			t.Fatalf("%s: no file within 30s", c.Alias())
+		}
+	}
+}
+
+func randomBytes(t *testing.T, n int) []byte {
+	t.Helper()
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+// TestChatFiles: a file from a Go member is listed and saved on /save with
+// the same SHA-256, and /file reaches the Go member whole.
+func TestChatFiles(t *testing.T) {
+	s := vtest.NewServer(t, vtest.Options{})
+	rm := s.CreateRoom(t, vtest.CreateOptions{})
+	bob, err := client.Dial(t.Context(), client.Config{Link: rm.Link, Alias: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bob.Close()
+	typeLine, done, stdout := chatSession(t, rm, bob)
+
+	in := randomBytes(t, 300_000)
+	if err := bob.SendFile(t.Context(), 0, "in.bin", "application/octet-stream", in, false); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	saved := filepath.Join(dir, "in.bin")
+	vtest.Poll(t, "the file's entry", func() bool { return strings.Contains(ansi.Strip(stdout.String()), "/save 1 [DIR]") })
+	typeLine("/save 1 " + dir)
+	vtest.Poll(t, "the file saved", func() bool { return strings.Contains(ansi.Strip(stdout.String()), "Saved file #1") })
+	if b, err := os.ReadFile(saved); err != nil || sha256.Sum256(b) != sha256.Sum256(in) {
+		t.Fatalf("saved %d bytes (%v), not the %d sent", len(b), err, len(in))
+	}
+	if st, err := os.Stat(saved); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("saved with mode %v, %v; want 0600", st.Mode(), err)
+	}
+
+	out := randomBytes(t, 200_000)
+	path := filepath.Join(t.TempDir(), "out file.bin")
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	typeLine("/file " + path)
+	if e := expectFile(t, bob); e.Type != "file" || e.File.Name != "out file.bin" || sha256.Sum256(e.Data) != sha256.Sum256(out) || e.From.Alias != "tester" {
+		t.Fatalf("bob got %s %q: %q, %d bytes from %q", e.Type, e.Text, e.File.Name, len(e.Data), e.From.Alias)
+	}
+	typeLine("/leave")
+	if code, _, _ := waitChat(t, done); code != exitOK {
+		t.Fatalf("exit %d", code)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -124,6 +125,36 @@ func (p *tmuxPane) waitScreen(want ...string) string {
 		}
 		if time.Now().After(deadline) {
 			p.t.Fatalf("the screen never showed %q:\n%s", missing, s)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitPane polls the message pane until its text, wrapped lines joined
+// (with spaces collapsed), contains every want, for at most 15 seconds.
+func (p *tmuxPane) waitPane(want ...string) {
+	p.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		s := p.screen()
+		var pane []string
+		for _, line := range strings.Split(s, "\n") {
+			left, _, _ := strings.Cut(line, "│")
+			pane = append(pane, left)
+		}
+		text := strings.Join(strings.Fields(strings.Join(pane, " ")), " ")
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(text, w) {
+				missing = w
+				break
+			}
+		}
+		if missing == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("the message pane never showed %q:\n%s", missing, s)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -280,5 +311,71 @@ func TestChatInTmuxPurgeWipes(t *testing.T) {
 		if strings.Contains(all, gone) {
 			t.Errorf("%q survived the purge on the terminal:\n%s", gone, all)
 		}
+	}
+}
+
+// TestChatInTmuxFiles: a 1 MiB file from a Go member is listed on the
+// screen and written by /save with the same SHA-256; /file and /dmfile from
+// the terminal reach the Go member whole.
+func TestChatInTmuxFiles(t *testing.T) {
+	veil := veilBinary(t)
+	s := vtest.NewServer(t, vtest.Options{})
+	rm := s.CreateRoom(t, vtest.CreateOptions{Name: "files"})
+	bob, err := client.Dial(t.Context(), client.Config{Link: rm.Link, Alias: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bob.Close()
+
+	p := startTmux(t, 120, 30, nil, veil, "chat", "--alias", "alice", rm.Link)
+	p.waitScreen("files", "Members (2)", "bob")
+	expectEvent(t, bob, "join", "")
+
+	// In: listed, then saved on /save with the same SHA-256, mode 0600.
+	in := randomBytes(t, 1<<20)
+	if err := bob.SendFile(t.Context(), 0, "random.bin", "application/octet-stream", in, false); err != nil {
+		t.Fatal(err)
+	}
+	p.waitScreen("file #1 from bob: random.bin (1 MiB, application/octet-stream) — /save 1 [DIR]")
+	dir := t.TempDir()
+	p.typeLine("/save 1 " + dir)
+	p.waitPane("Saved file #1 to "+filepath.Join(dir, "random.bin"), "— saved to "+filepath.Join(dir, "random.bin"))
+	saved := filepath.Join(dir, "random.bin")
+	b, err := os.ReadFile(saved)
+	if err != nil || sha256.Sum256(b) != sha256.Sum256(in) {
+		t.Fatalf("%s: %d bytes (%v), SHA-256 %x; sent %d bytes, %x", saved, len(b), err, sha256.Sum256(b), len(in), sha256.Sum256(in))
+	}
+	if st, _ := os.Stat(saved); st.Mode().Perm() != 0o600 {
+		t.Errorf("%s has mode %v, want 0600", saved, st.Mode())
+	}
+	// Once saved, the interface keeps no copy.
+	p.typeLine("/save 1 " + dir)
+	p.waitPane("veil keeps no copy once a file is saved")
+
+	// Out: to the room, then to bob alone.
+	out := randomBytes(t, 1<<20)
+	path := filepath.Join(t.TempDir(), "from the terminal.bin")
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.typeLine("/file " + path)
+	e := expectFile(t, bob)
+	if e.Type != "file" || e.File.Name != "from the terminal.bin" || sha256.Sum256(e.Data) != sha256.Sum256(out) || e.From.Alias != "alice" {
+		t.Fatalf("bob got %s %q: %q, %d bytes, SHA-256 %x; want %x", e.Type, e.Text, e.File.Name, len(e.Data), sha256.Sum256(e.Data), sha256.Sum256(out))
+	}
+	p.waitPane("-- sent from the terminal.bin (1 MiB, application/octet-stream) to the room in")
+
+	p.typeLine("/dmfile bob " + path)
+	if e := expectFile(t, bob); e.Type != "file" || sha256.Sum256(e.Data) != sha256.Sum256(out) {
+		t.Fatalf("bob got %s %q in a DM", e.Type, e.Text)
+	}
+	p.waitPane("-- sent from the terminal.bin (1 MiB, application/octet-stream) to bob (direct) in", "DM safety code")
+
+	p.typeLine("/leave")
+	if code := p.waitExit(); code != 0 {
+		t.Fatalf("exit status %d after /leave:\n%s", code, p.everything())
+	}
+	if all := p.everything(); strings.Contains(all, "random.bin") {
+		t.Errorf("the file list is still on the terminal after leaving:\n%s", all)
 	}
 }

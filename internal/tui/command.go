@@ -47,6 +47,16 @@ func (m *Model) submit(line string) tea.Cmd {
 		return m.dm(rest)
 	case "/verify":
 		m.verify(rest)
+	case "/file":
+		if rest == "" {
+			m.warn("Usage: /file PATH")
+			return nil
+		}
+		return m.sendFile(rest, client.Member{})
+	case "/dmfile":
+		return m.dmFile(rest)
+	case "/save":
+		return m.save(rest)
 	case "/purge":
 		return m.purge(rest)
 	case "/leave", "/quit", "/exit":
@@ -68,13 +78,17 @@ func (m *Model) submit(line string) tea.Cmd {
 }
 
 const helpText = `Commands:
-  /dm ALIAS TEXT   a direct message to one member
-  /who             members with fingerprints and safety codes
-  /verify ALIAS    mark a member verified, after comparing the safety code with them elsewhere
-  /purge [KEY]     end the room for everyone (KEY: the owner key, when only the owner may)
-  /leave, /quit    leave the room (Ctrl+C too)
-  /logout          end your session for good
-  /help            this list
+  /dm ALIAS TEXT       a direct message to one member
+  /who                 members with fingerprints and safety codes
+  /verify ALIAS        mark a member verified, after comparing the safety code with them elsewhere
+  /file PATH           send a file to the room (at most 100 MiB)
+  /dmfile ALIAS PATH   send a file to one member
+  /save N [DIR]        write received file N into DIR (default: the current directory)
+  /purge [KEY]         end the room for everyone (KEY: the owner key, when only the owner may)
+  /leave, /quit        leave the room (Ctrl+C too)
+  /logout              end your session for good
+  /help                this list
+Received files stay in memory (up to 256 MiB, oldest let go first) until you /save them or the room ends; /save is the only time veil writes to disk.
 PgUp/PgDn scroll, Up/Down one line. Start a message with // to send a leading /.`
 
 func (m *Model) say(text string) tea.Cmd {
@@ -134,6 +148,20 @@ func (m *Model) dm(rest string) tea.Cmd {
 		}
 		return dmSentMsg{to.Session}
 	})
+}
+
+func (m *Model) dmFile(rest string) tea.Cmd {
+	to, path, ok := m.findMember(rest)
+	if rest == "" || ok && path == "" {
+		m.warn("Usage: /dmfile ALIAS PATH")
+		return nil
+	}
+	if !ok {
+		first, _, _ := strings.Cut(rest, " ")
+		m.warn(fmt.Sprintf("No member called %q here. /who lists them.", clean(first, false)))
+		return nil
+	}
+	return m.sendFile(path, to)
 }
 
 func (m *Model) verify(rest string) {

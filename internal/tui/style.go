@@ -44,8 +44,8 @@ const (
 )
 
 // Styles that carry meaning also carry a text marker ("--", "!", "[DM]",
-// "✓"), so nothing is lost without colour. Message text itself keeps the
-// terminal's own colours.
+// "file #N", "✓"), so nothing is lost without colour. Message text itself
+// keeps the terminal's own colours.
 var (
 	styleHeader  = lipgloss.NewStyle().Bold(true)
 	styleRule    = lipgloss.NewStyle().Foreground(lipgloss.Color(colorGrey))
@@ -54,6 +54,7 @@ var (
 	styleWarning = lipgloss.NewStyle().Foreground(lipgloss.Color(colorAmber)).Bold(true)
 	styleError   = lipgloss.NewStyle().Foreground(lipgloss.Color(colorRed)).Bold(true)
 	styleDM      = lipgloss.NewStyle().Reverse(true).Bold(true)
+	styleFile    = lipgloss.NewStyle().Underline(true).Bold(true)
 	styleFaint   = lipgloss.NewStyle().Foreground(lipgloss.Color(colorGrey))
 	styleOK      = lipgloss.NewStyle().Foreground(lipgloss.Color(colorGreen)).Bold(true)
 	stylePrompt  = lipgloss.NewStyle().Bold(true)

@@ -5,8 +5,9 @@
 // room-life events of the web client (purge, expiry and logout wipe the
 // screen). Every string a peer controls is shown as plain text: Markdown is
 // not interpreted, and escape sequences and control characters never reach
-// the terminal. It does not dial, parse flags, read passwords or pick exit
-// codes (cmd/veil does), and it writes nothing to disk.
+// the terminal. Files come and go in memory: it writes to disk only when the
+// person asks, with /save. It does not dial, parse flags, read passwords or
+// pick exit codes (cmd/veil does).
 package tui
 
 import (
@@ -34,6 +35,9 @@ type Room interface {
 	DMSafety(session uint32) string
 	Say(ctx context.Context, text string, ttl int) error
 	DM(ctx context.Context, to uint32, text string) error
+	// SendFile sends data as a file to the room (to = 0) or to one member,
+	// returning once every chunk is written.
+	SendFile(ctx context.Context, to uint32, name, mimeType string, data []byte, voice bool) error
 	Logout(ctx context.Context) error
 	Purge(ctx context.Context, owner *[32]byte) error
 	Close() error
@@ -145,6 +149,15 @@ type Model struct {
 	queue []action
 	busy  bool
 
+	// files (file.go)
+	incoming  map[transferKey]*xfer // files on their way in
+	received  []*xfer               // files received, numbered, oldest first
+	fileSeq   int                   // the number of the last file received
+	held      int64                 // bytes of received files held in memory
+	maxHeld   int64                 // the most held; past it the oldest go
+	fileQueue []*xfer               // files waiting to be sent, one at a time
+	sending   *xfer                 // the file being read or sent, or nil
+
 	dmShown    map[uint32]string // the DM safety code last announced per session
 	dmPending  map[uint32]bool   // DMs sent whose safety code is not known yet
 	loggingOut bool
@@ -176,7 +189,8 @@ const actionTimeout = 20 * time.Second
 
 // New returns the model for cfg.
 func New(cfg Config) *Model {
-	m := &Model{room: cfg.Room, owner: cfg.Owner, now: cfg.Now, timer: tea.Tick, dmShown: map[uint32]string{}, dmPending: map[uint32]bool{}}
+	m := &Model{room: cfg.Room, owner: cfg.Owner, now: cfg.Now, timer: tea.Tick, dmShown: map[uint32]string{}, dmPending: map[uint32]bool{},
+		incoming: map[transferKey]*xfer{}, maxHeld: maxHeld}
 	if m.now == nil {
 		m.now = time.Now
 	}
@@ -218,6 +232,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.members = m.room.Members()
 		m.expire()
 		m.announcePendingDMs()
+		if m.sending != nil {
+			m.changed() // the time it has taken so far
+		}
 		return m, m.tick()
 	case EventMsg:
 		return m, m.event(client.Event(msg))
@@ -232,6 +249,13 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, tea.Batch(cmd, m.next())
 	case noticeMsg:
 		m.add(entry(msg))
+		return m, nil
+	case fileReadMsg:
+		return m, m.fileRead(msg)
+	case fileSentMsg:
+		return m, m.fileSent(msg)
+	case fileSavedMsg:
+		m.fileSaved(msg)
 		return m, nil
 	case dmSentMsg:
 		m.dmPending[msg.to] = true
@@ -284,6 +308,7 @@ func (m *Model) event(e client.Event) tea.Cmd {
 		m.members = m.room.Members()
 		delete(m.dmShown, e.From.Session)
 		delete(m.dmPending, e.From.Session)
+		m.senderLeft(e.From.Session)
 		how := map[string]string{"left": "left", "logged out": "logged out", "dropped": "lost the connection and left",
 			"too slow": "could not keep up and was dropped"}[e.Text]
 		if how == "" {
@@ -299,6 +324,8 @@ func (m *Model) event(e client.Event) tea.Cmd {
 			m.notice(dmSafetyNotice(from, e.Safety, e.Hybrid))
 		}
 		m.add(entry{kind: kindDMIn, from: e.From, text: clean(e.Text, true), expires: m.expiry(e.TTL)})
+	case "file-offer", "file-progress", "file", "file-failed":
+		m.fileEvent(e)
 	case "gap":
 		what := "messages"
 		if e.Missing == 1 {
@@ -324,6 +351,10 @@ func (m *Model) event(e client.Event) tea.Cmd {
 				hint = " Give the owner key: /purge OWNER-KEY, or start veil chat with --owner-key-file."
 			}
 			m.warn("Not allowed: " + clean(e.Text, false) + "." + hint)
+		} else if e.Code == codeTooSlow {
+			// The relay skips a file's chunks for a member who reads too
+			// slowly rather than hold up the room; the file then fails.
+			m.warn("A file was cut short for you: the server skipped part of it because this connection was reading too slowly.")
 		} else {
 			m.warn("The server refused: " + clean(e.Text, false))
 		}
@@ -373,10 +404,11 @@ func (m *Model) announcePendingDMs() {
 	}
 }
 
-// finish ends the session: it wipes the screen when the ending calls for
-// it and quits the program.
+// finish ends the session: it lets go of the received files, wipes the
+// screen when the ending calls for it and quits the program.
 func (m *Model) finish(r Result) tea.Cmd {
 	m.result = r
+	m.dropFiles()
 	if r.Wiped() {
 		m.wipe()
 	}
@@ -446,7 +478,20 @@ func (m *Model) next() tea.Cmd {
 }
 
 func (m *Model) notice(text string) { m.add(entry{kind: kindNotice, text: text}) }
-func (m *Model) warn(text string)   { m.add(entry{kind: kindWarning, text: text}) }
+
+// warn adds a warning. One just like the last entry bumps its count
+// instead: a file whose manifest was lost is rejected chunk by chunk, up
+// to 1600 times, and would flood the scrollback.
+func (m *Model) warn(text string) {
+	if n := len(m.entries); n > 0 {
+		if last := &m.entries[n-1]; last.kind == kindWarning && last.x == nil && last.text == text {
+			last.repeat++
+			m.changed()
+			return
+		}
+	}
+	m.add(entry{kind: kindWarning, text: text})
+}
 
 // maxEntries bounds the scrollback; the oldest entries go first.
 const maxEntries = 5000

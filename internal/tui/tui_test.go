@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -40,7 +41,17 @@ type fakeRoom struct {
 	logouts   int
 	closed    int
 	sayErr    error
+	files     []sentFile
+	fileErr   error
 	events    chan client.Event // closed by Close, as client.Client does
+}
+
+// sentFile is one SendFile call.
+type sentFile struct {
+	to        uint32
+	name, typ string
+	data      []byte
+	voice     bool
 }
 
 func newFakeRoom() *fakeRoom {
@@ -114,6 +125,16 @@ func (f *fakeRoom) DM(_ context.Context, to uint32, text string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.dms = append(f.dms, fmt.Sprintf("%d:%s", to, text))
+	return nil
+}
+
+func (f *fakeRoom) SendFile(_ context.Context, to uint32, name, typ string, data []byte, voice bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fileErr != nil {
+		return f.fileErr
+	}
+	f.files = append(f.files, sentFile{to, name, typ, bytes.Clone(data), voice})
 	return nil
 }
 

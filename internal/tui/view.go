@@ -21,6 +21,7 @@ const (
 	kindNotice                   // joined, left, answers to commands
 	kindWarning                  // gaps, refusals, reconnecting
 	kindError                    // a command that failed
+	kindFile                     // a file from a member (only through x)
 )
 
 // entry is one item of the message pane. Peer text in it is already
@@ -32,6 +33,8 @@ type entry struct {
 	self    bool
 	text    string
 	expires time.Time // zero: stays
+	x       *xfer     // a file: the entry shows its state (file.go)
+	repeat  int       // a warning: how many more times it came
 }
 
 // Layout constants.
@@ -94,6 +97,10 @@ func (m *Model) clampScroll() {
 func (m *Model) renderEntry(e entry, w int) []string {
 	var head []segment // styled the same whatever the wrapping
 	var style *lipgloss.Style
+	label := ""
+	if e.x != nil {
+		e.kind, label, e.text = m.fileText(e.x)
+	}
 	text := e.text
 	switch e.kind {
 	case kindMsg:
@@ -104,12 +111,17 @@ func (m *Model) renderEntry(e entry, w int) []string {
 		head = []segment{{"[DM]", styleDM}, {" ", plain}, {clean(e.from.Alias, false), styleMember(e.from.Fingerprint)}, {" → you: ", plain}}
 	case kindDMOut:
 		head = []segment{{"[DM]", styleDM}, {" you → ", plain}, {clean(e.from.Alias, false), styleMember(e.from.Fingerprint)}, {": ", plain}}
+	case kindFile:
+		head = []segment{{label, styleFile}, {" from ", plain}, {clean(e.x.peer.Alias, false), styleMember(e.x.peer.Fingerprint)}, {": ", plain}}
 	case kindNotice:
 		text, style = "-- "+text, &styleNotice
 	case kindWarning:
 		text, style = "! "+text, &styleWarning
 	case kindError:
 		text, style = "! "+text, &styleError
+	}
+	if e.repeat > 0 {
+		text += fmt.Sprintf(" (%d\u00a0times)", e.repeat+1) // kept on one line
 	}
 	if !e.expires.IsZero() {
 		left := max(e.expires.Sub(m.now()).Round(time.Second), 0)
