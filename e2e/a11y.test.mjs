@@ -53,7 +53,9 @@ test('axe: no violations on create, created, join, room and notice views, light 
 
   // Phone width: the member list collapses behind a toggle.
   await b.page.setViewportSize({ width: 360, height: 740 });
-  assert.equal(await b.page.getAttribute('#members-toggle', 'aria-expanded'), 'false');
+  // The media-query change reaches the page a moment after the resize.
+  await waitUntil(async () => (await b.page.getAttribute('#members-toggle', 'aria-expanded')) === 'false',
+    { message: 'the member list collapses at 360 px' });
   assert.equal(await b.page.isVisible('#member-list'), false);
   await checkSchemes(b.page, 'room at 360 px');
   await b.page.click('#members-toggle');

@@ -5,14 +5,16 @@ import { chromium } from 'playwright-core';
 
 export const CHROMIUM = process.env.VEIL_CHROMIUM || '/usr/bin/chromium';
 
-/** Launch Debian's Chromium headless. */
-export function launch() {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+/**
+ * Launch Debian's Chromium headless. fakeMedia: a fake microphone and
+ * camera that need no permission prompt (for recording voice notes).
+ * @param {{fakeMedia?: boolean}} [o]
+ */
+export function launch(o = {}) {
+  const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+  if (o.fakeMedia) args.push('--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream');
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args });
 }
 
 /**
@@ -51,7 +53,9 @@ export async function waitUntil(fn, o = {}) {
 /**
  * A fresh browser context (no shared state with other users) and page.
  * @param {import('playwright-core').Browser} browser
- * @param {{colorScheme?: 'light'|'dark', viewport?: {width: number, height: number}, bypassCSP?: boolean}} [o]
+ * frames: false keeps no WebSocket frames (sockets lists them without
+ * payloads), for tests that move tens of MiB.
+ * @param {{colorScheme?: 'light'|'dark', viewport?: {width: number, height: number}, bypassCSP?: boolean, frames?: boolean}} [o]
  * @returns {Promise<User>}
  */
 export async function newUser(browser, o = {}) {
@@ -72,9 +76,10 @@ export async function newUser(browser, o = {}) {
   page.on('websocket', (ws) => {
     const rec = { url: ws.url(), sent: /** @type {Buffer[]} */ ([]), received: /** @type {Buffer[]} */ ([]), closed: false };
     u.sockets.push(rec);
+    ws.on('close', () => { rec.closed = true; });
+    if (o.frames === false) return;
     ws.on('framesent', (f) => rec.sent.push(Buffer.isBuffer(f.payload) ? f.payload : Buffer.from(f.payload)));
     ws.on('framereceived', (f) => rec.received.push(Buffer.isBuffer(f.payload) ? f.payload : Buffer.from(f.payload)));
-    ws.on('close', () => { rec.closed = true; });
   });
   return u;
 }

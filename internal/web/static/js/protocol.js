@@ -17,6 +17,15 @@ export const T = Object.freeze({
 export const KIND = Object.freeze({ HELLO: 1, MSG: 2, DM: 3, SK: 4, DMH: 5 });
 
 /**
+ * A file chunk (section 8.2): kind 6, "to" 0 for the room or the DM peer,
+ * epoch the transfer id, seq the chunk index + 1, and FLAG_LAST in the flags
+ * byte of the last chunk only. Kept apart from KIND: encodeHeader and
+ * headerProblem judge kinds 1 to 5, encodeChunkHeader this one.
+ */
+export const KIND_CHUNK = 6;
+export const FLAG_LAST = 1;
+
+/**
  * Whether an envelope of this kind is addressed to one member (its "to" is
  * the recipient and must not be 0). Kinds 1 and 2 go to the room and carry
  * to = 0; kinds 3, 4 and 5 go to one member.
@@ -43,6 +52,13 @@ export const CLOSE = Object.freeze({
   ROOM_FULL: 4005, SESSION_ENDED: 4007, EXPIRED: 4008, PURGED: 4009,
   NOT_ALLOWED: 4010, TOO_SLOW: 4011, TOO_MANY: 4029,
 });
+
+/**
+ * Codes of ERROR frames about files (section 8.3): a transfer skipped for
+ * this reader (4011, the same number as the "too slow" close), and a file
+ * over the relay's size limit (4013).
+ */
+export const FILE_ERROR = Object.freeze({ SKIPPED: 4011, TOO_LARGE: 4013 });
 
 /** Reasons carried by a LEFT frame. @type {Readonly<Record<number, string>>} */
 export const LEFT_REASON = Object.freeze({ 1: 'left', 2: 'logged out', 3: 'dropped', 4: 'too slow' });
@@ -400,6 +416,31 @@ export function encodeHeader(h) {
   const seq = BigInt(h.seq);
   if (seq < 0n || seq > 0xffffffffffffffffn) throw new Error('seq out of range');
   v.setBigUint64(32, seq);
+  return out;
+}
+
+/**
+ * Write the header of a file chunk (section 8.2): version 1, suite 2, kind
+ * 6, FLAG_LAST when last, epoch = the transfer id (not 0), seq = index + 1.
+ * @param {{rid: Uint8Array, sender: number, to?: number, tid: number, index: number, last: boolean}} h
+ * @returns {Uint8Array} 40 bytes
+ */
+export function encodeChunkHeader(h) {
+  need(h.rid, RID_LEN, 'rid');
+  const tid = u32(h.tid, 'transfer id');
+  if (tid === 0) throw new Error('chunk: transfer id 0');
+  if (!Number.isSafeInteger(h.index) || h.index < 0) throw new Error('chunk: bad index');
+  const out = new Uint8Array(HEADER_LEN);
+  const v = new DataView(out.buffer);
+  out[0] = VERSION;
+  out[1] = SUITE2;
+  out[2] = KIND_CHUNK;
+  out[3] = h.last ? FLAG_LAST : 0;
+  out.set(h.rid, 4);
+  v.setUint32(20, u32(h.sender, 'sender'));
+  v.setUint32(24, u32(h.to ?? 0, 'to'));
+  v.setUint32(28, tid);
+  v.setBigUint64(32, BigInt(h.index + 1));
   return out;
 }
 

@@ -8,12 +8,13 @@
 // outside this tab's memory.
 
 import {
-  KIND, CLOSE, VERSION, encodeJoin, encodeResume, encodeEnvelopeFrame, encodePurge, encodeLogout,
+  KIND, KIND_CHUNK, FLAG_LAST, CLOSE, VERSION, encodeJoin, encodeResume, encodeEnvelopeFrame, encodePurge, encodeLogout,
 } from './protocol.js';
 import * as e2ee from './e2ee.js';
 import { Conn, backoffDelay, postRoom } from './socket.js';
 import { SenderKeys } from './senderkeys.js';
 import { DMSessions } from './dm.js';
+import { Transfers } from './transfers.js';
 
 /** Longest message body accepted from the composer, in characters. */
 export const MAX_BODY = 16000;
@@ -51,6 +52,7 @@ const RESUME_WINDOW_MS = 30000;
  * @property {number} [expiresAt] Date.now() value when it vanishes
  * @property {{id: string, alias: string, text: string}} [reply]
  * @property {'pending'} [state]  a direct message waiting for its DM session
+ * @property {import('./transfers.js').FileState} [file]  a file (docs/protocol.md 8), kept up to date
  */
 
 /**
@@ -134,17 +136,26 @@ export function distinctAlias(alias, taken) {
 }
 
 /**
- * Validate and normalise a decrypted message plaintext.
+ * @typedef {{id: string, body: string, ttl?: number, reply?: {id: string, alias: string, text: string}, file?: unknown}} Payload
+ */
+
+/**
+ * Validate and normalise a decrypted message plaintext. A "file" object is
+ * passed on unread: Transfers judges it.
  * @param {unknown} m
- * @returns {{id: string, body: string, ttl?: number, reply?: {id: string, alias: string, text: string}}|null}
+ * @returns {Payload|null}
  */
 function checkPayload(m) {
   if (typeof m !== 'object' || m === null) return null;
   const o = /** @type {Record<string, unknown>} */ (m);
   if (typeof o.id !== 'string' || !/^[0-9a-f]{32}$/.test(o.id)) return null;
   if (typeof o.body !== 'string') return null;
-  /** @type {{id: string, body: string, ttl?: number, reply?: {id: string, alias: string, text: string}}} */
+  /** @type {Payload} */
   const out = { id: o.id, body: o.body.slice(0, MAX_BODY) };
+  if (o.file !== undefined) {
+    if (typeof o.file !== 'object' || o.file === null) return null;
+    out.file = o.file;
+  }
   if (o.ttl !== undefined) {
     if (typeof o.ttl !== 'number' || !Number.isInteger(o.ttl) || o.ttl < 1 || o.ttl > MAX_TTL_S) return null;
     out.ttl = o.ttl;
@@ -175,6 +186,7 @@ function checkPayload(m) {
  *   'remove'    {id}                      a message self-destructed
  *   'msgstate'  {id, state}               a queued direct message was sent ('sent') or not ('failed')
  *   'dmsession' {session, safety}         a DM session with this member is ready (or gone: safety '')
+ *   'transfer'  {id, file}                a file's progress or outcome changed (file: the message's FileState)
  *   'problem'   {text}                    something to tell the person; the room goes on
  *   'ended'     {code, reason, before}    the room is over for this tab (before: no WELCOME yet)
  *
@@ -227,6 +239,8 @@ export class Room extends EventTarget {
     this.senderKeys = new SenderKeys(this);
     /** our DM sessions, by the peer's session id */
     this.dm = new DMSessions(this);
+    /** files being sent and received */
+    this.transfers = new Transfers(this);
     /** @type {Map<string, string>} lower-case alias -> fingerprint, of verified members who left */
     this.verifiedGone = new Map();
     /**
@@ -259,6 +273,11 @@ export class Room extends EventTarget {
    */
   emit(type, detail) {
     this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  /** @returns {string} a fresh message id */
+  newID() {
+    return newMessageID();
   }
 
   /** performance.now() when our epoch started (main.js's ?test hook ages it) */
@@ -323,6 +342,7 @@ export class Room extends EventTarget {
       rejected: this.rejected,
       nokey: this.nokey,
       missing: this.missing,
+      files: { sending: this.transfers.outgoing.size, receiving: this.transfers.incoming.size },
       recv,
       dms,
     };
@@ -380,6 +400,7 @@ export class Room extends EventTarget {
         await this.onLeft(f.session, f.reason);
         return;
       case 'error':
+        if (this.transfers.onError(f.code, f.reason)) return;
         this.emit('problem', {
           text: f.code === CLOSE.NOT_ALLOWED
             ? 'Only the owner may purge this room. Use "Purge with owner key" if you have it.'
@@ -623,7 +644,7 @@ export class Room extends EventTarget {
     }
     const opened = await this.openInChain(env, from, r.chain);
     if (!opened) return;
-    this.deliver(opened.data, 'msg', from, opened.missing);
+    await this.deliver(opened.data, 'msg', from, opened.missing);
   }
 
   /**
@@ -640,7 +661,7 @@ export class Room extends EventTarget {
     }
     const opened = await this.openInChain(env, from, s.recv);
     if (!opened) return;
-    this.deliver(opened.data, 'dm', from, opened.missing);
+    await this.deliver(opened.data, 'dm', from, opened.missing);
   }
 
   /**
@@ -663,13 +684,14 @@ export class Room extends EventTarget {
   }
 
   /**
-   * Show an opened message (and the gap before it, if any).
+   * Show an opened message (and the gap before it, if any). A message with
+   * a file starts its transfer.
    * @param {Uint8Array} data
    * @param {'msg'|'dm'} kind
    * @param {Member} from
    * @param {number} missing
    */
-  deliver(data, kind, from, missing) {
+  async deliver(data, kind, from, missing) {
     if (missing > 0) {
       this.missing += missing;
       const what = kind === 'dm' ? 'direct message' : 'message';
@@ -700,6 +722,7 @@ export class Room extends EventTarget {
       msg.to = { session: me.session, alias: me.display };
       msg.peer = { session: from.session, alias: from.display };
     }
+    if (payload.file !== undefined) msg.file = await this.transfers.onManifest(msg.id, payload.file, from, kind === 'dm');
     this.addMessage(msg);
   }
 
@@ -709,7 +732,8 @@ export class Room extends EventTarget {
    */
   async onEnvelope(env, h) {
     const keys = /** @type {NonNullable<typeof this.keys>} */ (this.keys);
-    if (h.sender === this.session || !sameBytes(h.rid, keys.rid) || h.version !== VERSION || h.flags !== 0) {
+    const flagsOK = h.flags === 0 || (h.kind === KIND_CHUNK && h.flags === FLAG_LAST);
+    if (h.sender === this.session || !sameBytes(h.rid, keys.rid) || h.version !== VERSION || !flagsOK) {
       this.rejected++;
       return;
     }
@@ -733,6 +757,7 @@ export class Room extends EventTarget {
       case KIND.DM: await this.onDirect(env, h, from); return;
       case KIND.SK: await this.senderKeys.onSenderKey(env, h, from); return;
       case KIND.DMH: await this.dm.onHandshake(env, h, from); return;
+      case KIND_CHUNK: await this.transfers.onChunk(env, h, from); return;
       default: this.rejected++;
     }
   }
@@ -774,6 +799,7 @@ export class Room extends EventTarget {
     this.senderKeys.forget(m.session);
     const s = this.dm.get(m.session);
     if (s) this.dm.dropDM(m.session, s);
+    this.transfers.memberLeft(m.session);
     if (m.verified) this.verifiedGone.set(m.alias.toLowerCase(), m.fingerprint);
     this.recomputeDisplay();
     this.membersChanged();
@@ -812,6 +838,7 @@ export class Room extends EventTarget {
     this.timers.delete(id);
     const m = this.messages.get(id);
     if (m) m.body = '';
+    this.transfers.vanish(id, m?.file);
     this.messages.delete(id);
     this.emit('remove', { id });
   }
@@ -849,7 +876,7 @@ export class Room extends EventTarget {
       if (orig && orig.from) {
         // A self-destructing message is quoted without its text, so it does
         // not outlive its timer inside the reply (docs/protocol.md 5.2).
-        const text = orig.ttl ? '' : Array.from(orig.body).slice(0, REPLY_CHARS).join('');
+        const text = orig.ttl ? '' : Array.from(quotable(orig)).slice(0, REPLY_CHARS).join('');
         payload.reply = { id: orig.id, alias: orig.from.alias, text };
       }
     }
@@ -886,6 +913,28 @@ export class Room extends EventTarget {
     }
     this.addMessage(msg);
     return msg;
+  }
+
+  /**
+   * Send a file (a File, or a Blob with a name) to the room, or to one
+   * member when o.to is set; see Transfers.send. Resolves with the message
+   * id once the manifest went out.
+   * @param {Blob} blob
+   * @param {{name: string, type?: string, voice?: boolean, to?: number|null, ttl?: number, caption?: string}} o
+   * @returns {Promise<string>}
+   */
+  sendFile(blob, o) {
+    return this.transfers.send(blob, o);
+  }
+
+  /**
+   * Stop sending or receiving the file of message id.
+   * @param {string} id
+   */
+  cancelTransfer(id) {
+    // At once, not behind the chunks already queued: the transfer's own
+    // checks drop whatever of it is still on its way.
+    this.transfers.cancel(id);
   }
 
   /**
@@ -969,7 +1018,11 @@ export class Room extends EventTarget {
     this.retry = null;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
-    for (const m of this.messages.values()) m.body = '';
+    this.transfers.wipe();
+    for (const m of this.messages.values()) {
+      m.body = '';
+      if (m.file) delete m.file.blob;
+    }
     this.messages.clear();
     this.members.clear();
     this.lastCtl.clear();
@@ -986,6 +1039,17 @@ export class Room extends EventTarget {
     this.identity = null;
     this.name = '';
   }
+}
+
+/**
+ * What a reply quotes of a message: its text, or for a file without a
+ * caption, the file's name.
+ * @param {Message} m
+ * @returns {string}
+ */
+export function quotable(m) {
+  if (m.body || !m.file) return m.body;
+  return `${m.file.voice ? 'voice note' : 'file'}: ${m.file.name}`;
 }
 
 /**

@@ -76,6 +76,11 @@ export class Conn extends EventTarget {
     return this.ws.readyState === 1;
   }
 
+  /** @returns {number} bytes handed to the socket and not yet sent (WebSocket.bufferedAmount) */
+  get buffered() {
+    return this.ws.bufferedAmount;
+  }
+
   /**
    * Send one binary frame. Returns false if the socket is not open.
    * @param {Uint8Array} frame

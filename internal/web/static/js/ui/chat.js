@@ -7,6 +7,10 @@
 import { el, byId, focus, announce, forget, formatCountdown, spokenDuration } from './dom.js';
 import { renderMarkdown } from './markdown.js';
 import { confirmDialog, ownerKeyDialog } from './dialog.js';
+import { FileViews, icon } from './files.js';
+import { VoiceRecorder, canRecord } from './voice.js';
+import { MAX_FILE, formatSize, sanitizeName } from '../file.js';
+import { quotable } from '../room.js';
 
 /** What a queued direct message shows while its DM session is set up, and if it fails. */
 const STATE_TEXT = Object.freeze({ pending: 'securing…', failed: 'not sent' });
@@ -51,6 +55,9 @@ export class ChatView {
     /** @type {ReturnType<typeof setTimeout>|null} */
     this.alertTimer = null;
     this.narrow = window.matchMedia('(max-width: 47.99rem)');
+    this.files = new FileViews({ onCancel: (id) => this.room.cancelTransfer(id) });
+    /** files waiting to be sent, one after another */
+    this.fileQueue = Promise.resolve();
     this.build();
     this.renderMembers(Array.from(room.members.values()));
     this.listen();
@@ -105,13 +112,38 @@ export class ChatView {
     this.dmBox = el('div', { id: 'dm-to', 'data-testid': 'dm-to', className: 'context dm-context', hidden: true });
     this.composerError = el('p', { id: 'composer-error', 'data-testid': 'composer-error', className: 'error', role: 'alert' });
     this.sendButton = el('button', { type: 'submit', id: 'send', 'data-testid': 'send', className: 'primary', text: 'Send' });
+    this.fileInput = el('input', { type: 'file', id: 'file-input', 'data-testid': 'file-input', multiple: true, hidden: true,
+      tabindex: '-1', 'aria-hidden': 'true' });
+    this.fileInput.addEventListener('change', () => {
+      const list = Array.from(this.fileInput.files ?? []);
+      this.fileInput.value = '';
+      this.sendFiles(list);
+    });
+    this.attachButton = el('button', { type: 'button', id: 'attach', 'data-testid': 'attach', className: 'tool-button',
+      'aria-label': 'Attach files (up to 100 MiB each)', on: { click: () => this.fileInput.click() } },
+    icon('attach'), el('span', { className: 'tool-text', text: 'Attach' }));
+    this.recorder = new VoiceRecorder({
+      onDone: (blob) => this.sendFiles([blob], true),
+      onError: (text) => { this.composerError.textContent = text; },
+      onState: (recording) => {
+        this.toolRow.hidden = recording;
+        if (!recording) this.voiceButton?.focus();
+      },
+    });
+    this.voiceButton = canRecord()
+      ? el('button', { type: 'button', id: 'voice', 'data-testid': 'voice', className: 'tool-button',
+        'aria-label': 'Record a voice note', on: { click: () => { this.composerError.textContent = ''; this.recorder.start(); } } },
+      icon('mic'), el('span', { className: 'tool-text', text: 'Voice' }))
+      : null;
+    this.toolRow = el('div', { className: 'composer-row' },
+      el('span', { className: 'tools' }, this.attachButton, this.voiceButton),
+      el('span', { className: 'ttl-choice' }, el('label', { for: 'ttl-select', text: 'Self-destruct' }), this.ttl),
+      el('p', { id: 'composer-hint', className: 'hint composer-hint', text: 'Enter sends · Shift+Enter for a new line · Markdown works · drop or paste files' }));
     const composer = el('form', { id: 'composer', 'data-testid': 'composer', className: 'composer', novalidate: true },
       this.dmBox, this.replyBox,
       el('label', { for: 'message-input', className: 'sr-only', text: 'Message' }),
       el('div', { className: 'composer-main' }, this.input, this.sendButton),
-      el('div', { className: 'composer-row' },
-        el('label', { for: 'ttl-select', text: 'Self-destruct' }), this.ttl,
-        el('p', { id: 'composer-hint', className: 'hint composer-hint', text: 'Enter sends · Shift+Enter for a new line · Markdown works' })),
+      this.toolRow, this.recorder.panel, this.fileInput,
       this.composerError);
     composer.addEventListener('submit', (ev) => { ev.preventDefault(); this.sendNow(); });
     this.input.addEventListener('keydown', (ev) => {
@@ -124,9 +156,42 @@ export class ChatView {
       }
     });
 
+    this.input.addEventListener('paste', (ev) => {
+      const list = Array.from(ev.clipboardData?.files ?? []);
+      if (list.length === 0) return;
+      ev.preventDefault();
+      this.sendFiles(list);
+    });
+
     const chat = el('section', { className: 'chat', 'aria-labelledby': 'chat-title' },
       el('h2', { id: 'chat-title', className: 'sr-only', text: 'Conversation' }),
       this.list, composer);
+    this.chat = chat;
+    this.dropDepth = 0;
+    /** @param {DragEvent} ev */
+    const carriesFiles = (ev) => Array.from(ev.dataTransfer?.types ?? []).includes('Files');
+    chat.addEventListener('dragenter', (ev) => {
+      if (!carriesFiles(ev)) return;
+      ev.preventDefault();
+      this.dropDepth++;
+      chat.classList.add('drop-target');
+    });
+    chat.addEventListener('dragover', (ev) => {
+      if (!carriesFiles(ev)) return;
+      ev.preventDefault();
+      if (ev.dataTransfer) ev.dataTransfer.dropEffect = 'copy';
+    });
+    chat.addEventListener('dragleave', () => {
+      this.dropDepth = Math.max(0, this.dropDepth - 1);
+      if (this.dropDepth === 0) chat.classList.remove('drop-target');
+    });
+    chat.addEventListener('drop', (ev) => {
+      if (!carriesFiles(ev)) return;
+      ev.preventDefault();
+      this.dropDepth = 0;
+      chat.classList.remove('drop-target');
+      this.sendFiles(Array.from(ev.dataTransfer?.files ?? []));
+    });
 
     this.root = el('div', { className: 'room', id: 'room-view', 'data-testid': 'room-view' },
       header, this.alert, el('div', { className: 'room-body' }, this.aside, chat));
@@ -147,6 +212,7 @@ export class ChatView {
       ['welcome', () => this.tick()],
       ['dmsession', () => this.showDMSafety()],
       ['msgstate', (ev) => this.setMessageState(ev.detail.id, ev.detail.state)],
+      ['transfer', (ev) => this.fileChanged(ev.detail.id, ev.detail.file)],
     ];
     for (const [t, h] of this.handlers) this.room.addEventListener(t, h);
     this.onNarrow = () => this.setMembersOpen(!this.narrow.matches);
@@ -159,6 +225,8 @@ export class ChatView {
     if (this.alertTimer) clearTimeout(this.alertTimer);
     for (const [t, h] of this.handlers ?? []) this.room.removeEventListener(t, h);
     if (this.onNarrow) this.narrow.removeEventListener('change', this.onNarrow);
+    this.recorder.destroy();
+    this.files.dropAll();
     this.list.replaceChildren();
     this.memberList.replaceChildren();
     this.input.value = '';
@@ -364,7 +432,8 @@ export class ChatView {
       return;
     }
     if (m.from?.self) return;
-    const body = li.querySelector('.msg-body')?.textContent ?? '';
+    let body = li.querySelector('.msg-body')?.textContent ?? '';
+    if (m.file) body = `${m.file.voice ? 'a voice note' : `a file, ${m.file.name} (${formatSize(m.file.size)})`}${body ? `: ${body}` : ''}`;
     const short = body.length > 200 ? `${body.slice(0, 200)}…` : body;
     announce(m.kind === 'dm' ? `Direct message from ${m.from?.alias}: ${short}` : `${m.from?.alias}: ${short}`, m.id);
     if (this.notify && document.hidden && Notification.permission === 'granted') {
@@ -391,7 +460,9 @@ export class ChatView {
     if (from.self) classes.push('own');
     if (m.kind === 'dm') classes.push('dm');
     const body = el('div', { className: 'msg-body md', 'data-testid': 'message-body' });
-    body.append(renderMarkdown(m.body));
+    if (m.body !== '' || !m.file) body.append(renderMarkdown(m.body));
+    else body.hidden = true;
+    const file = m.file ? this.files.render(m.id, m.file, from.alias) : null;
     const dmTag = m.kind === 'dm'
       ? el('span', { className: 'dm-tag', 'data-testid': 'dm-tag',
         text: from.self ? `direct message to ${m.to?.alias ?? '?'}` : 'direct message to you' })
@@ -411,7 +482,7 @@ export class ChatView {
     const reply = el('button', { type: 'button', className: 'reply-button small-button', 'data-testid': 'reply-button',
       'aria-label': `Reply to ${from.alias}`, text: 'Reply',
       on: { click: () => {
-        const text = Array.from(m.body).slice(0, 140).join('');
+        const text = Array.from(quotable(m)).slice(0, 140).join('');
         this.setReply({ id: m.id, alias: from.alias, text });
         if (m.kind === 'dm' && m.peer) this.setDM({ session: m.peer.session, alias: m.peer.alias });
       } } });
@@ -425,7 +496,54 @@ export class ChatView {
       dmTag, ' ',
       el('time', { className: 'msg-time', datetime: m.at.toISOString(), text: clock(m.at) }),
       state, timer, reply),
-    quote, body);
+    quote, file, body);
+  }
+
+  /**
+   * Send files one after another (to the DM target, if one is chosen),
+   * refusing any over the size limit with a message.
+   * @param {Blob[]} list Files, or a recorded voice note
+   * @param {boolean} [voice]
+   */
+  sendFiles(list, voice = false) {
+    const to = this.dmTarget?.session ?? null;
+    const ttl = Number(this.ttl.value) || undefined;
+    for (const blob of list) {
+      const name = voice ? `voice note ${new Date().toISOString().slice(0, 19).replace('T', ' ').replaceAll(':', '-')}.${extension(blob.type)}`
+        : sanitizeName(/** @type {File} */ (blob).name ?? 'file');
+      if (blob.size > MAX_FILE) {
+        this.composerError.textContent = `"${name}" is ${formatSize(blob.size)}: files over ${formatSize(MAX_FILE)} cannot be sent.`;
+        continue;
+      }
+      this.composerError.textContent = '';
+      this.fileQueue = this.fileQueue.then(() => this.room.sendFile(blob, { name, type: blob.type, voice, to, ttl }))
+        .then(() => {}, (err) => {
+          this.composerError.textContent = err instanceof Error ? err.message : String(err);
+        });
+    }
+  }
+
+  /**
+   * A file's progress or outcome changed.
+   * @param {string} id
+   * @param {import('../transfers.js').FileState} file
+   */
+  fileChanged(id, file) {
+    const atBottom = this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < 120;
+    const box = this.files.update(id, file);
+    if (atBottom) {
+      this.list.scrollTop = this.list.scrollHeight;
+      // A picture or player takes its height once it loads.
+      for (const m of box?.querySelectorAll('img, audio, video') ?? []) {
+        const down = () => { this.list.scrollTop = this.list.scrollHeight; };
+        m.addEventListener(m.tagName === 'IMG' ? 'load' : 'loadedmetadata', down, { once: true });
+      }
+    }
+    if (file.dir === 'in' && (file.state === 'done' || file.state === 'failed')) {
+      const what = file.voice ? 'Voice note' : `File ${file.name}`;
+      announce(file.state === 'done' ? `${what} received.` : `${what}: file failed: ${file.error}`, id);
+    }
+    if (file.dir === 'out' && file.state === 'failed') announce(`Sending ${file.name}: file failed: ${file.error}`, id);
   }
 
   /**
@@ -449,6 +567,7 @@ export class ChatView {
   /** @param {string} id */
   removeMessage(id) {
     forget(id);
+    this.files.drop(id);
     for (const li of this.list.querySelectorAll('li[data-id]')) {
       if (li.getAttribute('data-id') === id) {
         if (li.contains(document.activeElement)) this.input.focus();
@@ -497,4 +616,14 @@ export class ChatView {
     const key = await ownerKeyDialog((s) => (this.o.parseOwnerKey(s) ? null : 'That is not an owner key: it should be 43 characters of letters, digits, - and _.'));
     if (key) this.o.onPurge(key);
   }
+}
+
+/**
+ * The file extension of a recorded voice note's type.
+ * @param {string} type
+ */
+function extension(type) {
+  if (type.startsWith('audio/ogg')) return 'ogg';
+  if (type.startsWith('audio/mp4')) return 'm4a';
+  return 'webm';
 }
