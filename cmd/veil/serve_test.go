@@ -11,6 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"veil/internal/client"
 	"veil/internal/vtest"
 )
 
@@ -74,6 +75,35 @@ func TestServeWritesNoFileAndSaysGoingAway(t *testing.T) {
 	a.Expect("hello")
 	a.Say("hello")
 	b.Expect("msg")
+
+	// A file goes through the relay too (two Go clients in another room).
+	fileRoom := s.CreateRoom(t, vtest.CreateOptions{})
+	fa, err := client.Dial(t.Context(), client.Config{Link: fileRoom.Link, Alias: "fa"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fa.Close()
+	fb, err := client.Dial(t.Context(), client.Config{Link: fileRoom.Link, Alias: "fb"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fb.Close()
+	vtest.Poll(t, "fa to know fb", func() bool { return len(fa.Members()) == 1 })
+	payload := []byte(strings.Repeat("file contents that must not land on disk ", 5000))
+	if err := fa.SendFile(t.Context(), 0, "f.txt", "text/plain", payload, false); err != nil {
+		t.Fatal(err)
+	}
+	for e := range fb.Events() {
+		if e.Type == "file" {
+			if string(e.Data) != string(payload) {
+				t.Fatal("the file arrived altered")
+			}
+			break
+		}
+		if e.Type == "file-failed" || e.Type == "closed" {
+			t.Fatalf("file: %s %s", e.Type, e.Text)
+		}
+	}
 
 	closed := make(chan websocket.StatusCode, 2)
 	for _, c := range []*vtest.Client{a, b} {
