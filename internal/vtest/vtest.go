@@ -209,6 +209,7 @@ func (c recordingConn) Write(p []byte) (int, error) {
 // example one started by `veil serve` in a test); only URL is set.
 func Attach(url string) *Server { return &Server{URL: strings.TrimSuffix(url, "/")} }
 
-// Unthrottled lifts the per-session rate limits, for tests that send
-// bursts on purpose and test something else.
-var Unthrottled = relay.Options{MsgRate: 1e6, MsgBurst: 1e6, CtlRate: 1e6, CtlBurst: 1e6}
+// Unthrottled lifts the per-session rate limits and the socket caps, for
+// tests and benchmarks that send bursts or open many sockets from loopback on
+// purpose and measure something else.
+var Unthrottled = relay.Options{MsgRate: 1e6, MsgBurst: 1e6, BytesRate: 1e12, BytesBurst: 1 << 40, CtlRate: 1e6, CtlBurst: 1e6, ConnsPerAddr: 1e6, MaxConns: 1e6}
