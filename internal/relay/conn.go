@@ -35,7 +35,10 @@ type conn struct {
 	skipMu  sync.Mutex // guards skipped
 	skipped map[uint32]bool
 
-	sent map[uint32]int64 // owned by serve: bytes per transfer this peer sent
+	// owned by serve: the transfer this peer is sending (one file at a
+	// time, docs/protocol.md 8.2) and its bytes so far
+	curTID   uint32
+	curBytes int64
 
 	// owned by serve: this session's send budget
 	msgs, bytes, ctl *rate.Limiter
@@ -96,8 +99,8 @@ func (c *conn) SendChunk(frame []byte, tid uint32) {
 	c.chunkBytes.Add(-int64(len(frame)))
 	c.skipMu.Lock()
 	first := !c.skipped[tid]
-	if c.skipped == nil {
-		c.skipped = map[uint32]bool{}
+	if c.skipped == nil || len(c.skipped) >= 1024 {
+		c.skipped = map[uint32]bool{} // bounded: a flood of transfer ids cannot grow it
 	}
 	c.skipped[tid] = true
 	c.skipMu.Unlock()
@@ -396,14 +399,14 @@ func (c *conn) handle(ctx context.Context, rm *room.Room, m *room.Member, f prot
 			return err // nil: dropped, the socket stays
 		}
 		if h.Kind == protocol.KindChunk {
-			if c.sent == nil {
-				c.sent = map[uint32]int64{}
+			if h.Epoch != c.curTID {
+				c.curTID, c.curBytes = h.Epoch, 0 // the next file
 			}
-			before := c.sent[h.Epoch]
-			c.sent[h.Epoch] = before + int64(len(f.Raw))
-			if c.sent[h.Epoch] > rm.MaxFile()+rm.MaxFile()/32+protocol.MaxFrame {
-				// Past the limit (with room for the envelopes' overhead).
-				if before <= rm.MaxFile()+rm.MaxFile()/32+protocol.MaxFrame {
+			limit := rm.MaxFile() + rm.MaxFile()/32 + protocol.MaxFrame // room for the envelopes' overhead
+			before := c.curBytes
+			c.curBytes += int64(len(f.Raw))
+			if c.curBytes > limit {
+				if before <= limit {
 					c.Send(protocol.Encode(protocol.Error{Code: protocol.CodeFileTooLarge, Reason: "file too large"}))
 				}
 				return nil
