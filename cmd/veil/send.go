@@ -82,6 +82,7 @@ Flags:
 		return code
 	}
 	defer c.Close()
+	go drain(c)
 	if *dm != "" {
 		m, err := c.Member(*dm)
 		if err != nil {
@@ -135,6 +136,7 @@ func sendFile(ctx context.Context, o joinOptions, link, path, dmAlias string, st
 		return code
 	}
 	defer c.Close()
+	go drain(c)
 	var to uint32
 	if dmAlias != "" {
 		m, err := c.Member(dmAlias)
@@ -154,4 +156,12 @@ func sendFile(ctx context.Context, o joinOptions, link, path, dmAlias string, st
 		return exitFailure
 	}
 	return exitOK
+}
+
+// drain reads and drops c's events, so a busy room never stalls a sender
+// that does not listen (the client reads the socket only while its events
+// are taken).
+func drain(c *client.Client) {
+	for range c.Events() {
+	}
 }
