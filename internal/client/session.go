@@ -277,7 +277,7 @@ func (c *Client) openChainLocked(env []byte, h protocol.Header, m *member, rc *e
 	if err != nil {
 		return nil, rejectf("%v", err)
 	}
-	_, data, err := e2ee.Open(env, mk[:], m.EdPub)
+	data, err := e2ee.Decrypt(env, mk[:]) // the signature was checked in envelopeLocked
 	if err != nil {
 		return nil, rejectf("does not open")
 	}
@@ -530,7 +530,7 @@ func (c *Client) handshakeLocked(ctx context.Context, env []byte, h protocol.Hea
 	if h.Seq <= m.ctlSeen {
 		return nil, rejectf("replayed control envelope")
 	}
-	_, data, err := e2ee.Open(env, c.keys.Roster[:], m.EdPub)
+	data, err := e2ee.Decrypt(env, c.keys.Roster[:]) // the signature was checked in envelopeLocked
 	if err != nil {
 		return nil, rejectf("handshake does not open")
 	}

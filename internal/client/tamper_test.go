@@ -293,5 +293,5 @@ func TestRecordedTrafficStaysSealed(t *testing.T) {
 }
 
 func openNoSig(env, key []byte) ([]byte, error) {
-	return e2ee.OpenUnsigned(env, key)
+	return e2ee.Decrypt(env, key)
 }

@@ -119,17 +119,7 @@ func Open(env, key []byte, pub ed25519.PublicKey) (protocol.Header, []byte, erro
 	if err != nil {
 		return h, nil, err
 	}
-	a, err := gcm(key)
-	if err != nil {
-		return h, nil, err
-	}
-	nonce := env[protocol.HeaderLen : protocol.HeaderLen+protocol.NonceLen]
-	ct := env[protocol.HeaderLen+protocol.NonceLen : len(env)-protocol.SigLen]
-	p, err := a.Open(nil, nonce, ct, env[:protocol.HeaderLen])
-	if err != nil {
-		return h, nil, ErrOpen
-	}
-	data, err := Unpad(p)
+	data, err := Decrypt(env, key)
 	return h, data, err
 }
 
@@ -190,9 +180,10 @@ func Fingerprint(ed, x []byte) string {
 	return h[0:4] + "-" + h[4:8] + "-" + h[8:12] + "-" + h[12:16]
 }
 
-// OpenUnsigned decrypts env under key without checking its signature. Only
-// tests that play an adversary use it.
-func OpenUnsigned(env, key []byte) ([]byte, error) {
+// Decrypt decrypts and unpads env under key without checking its
+// signature: for a caller that has verified it already (Verify), so the read
+// path checks each signature once.
+func Decrypt(env, key []byte) ([]byte, error) {
 	if len(env) < protocol.MinEnvelope {
 		return nil, ErrOpen
 	}

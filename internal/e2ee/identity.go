@@ -105,17 +105,7 @@ func OpenHello(k Keys, env []byte) (Member, protocol.Header, error) {
 		return Member{}, h, fmt.Errorf("%w: not a hello of this room", ErrBadHello)
 	}
 	// Decrypt first to learn the key, then require the signature under it.
-	a, err := gcm(k.Roster[:])
-	if err != nil {
-		return Member{}, h, err
-	}
-	nonce := env[protocol.HeaderLen : protocol.HeaderLen+protocol.NonceLen]
-	ct := env[protocol.HeaderLen+protocol.NonceLen : len(env)-protocol.SigLen]
-	p, err := a.Open(nil, nonce, ct, env[:protocol.HeaderLen])
-	if err != nil {
-		return Member{}, h, ErrOpen
-	}
-	data, err := Unpad(p)
+	data, err := Decrypt(env, k.Roster[:])
 	if err != nil {
 		return Member{}, h, err
 	}
