@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"veil/internal/client"
+	"veil/internal/vtest"
 )
 
 // BenchmarkFileRSS sends one file to 9 other members through a real
@@ -78,9 +79,7 @@ func fileRSS(b *testing.B, size, members int) (peak int64, took time.Duration) {
 		cs = append(cs, c)
 	}
 	for _, c := range cs {
-		for len(c.Members()) < members-1 {
-			time.Sleep(10 * time.Millisecond)
-		}
+		vtest.Poll(b, "every member to know the others", func() bool { return len(c.Members()) == members-1 })
 	}
 	data := make([]byte, size)
 	rand.Read(data)

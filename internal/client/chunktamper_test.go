@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -32,36 +31,14 @@ func newChunkTamperer(t *testing.T, s *vtest.Server) *chunkTamperer {
 	return tp
 }
 
-func (tp *chunkTamperer) link(rm *vtest.Room) string {
-	_, frag, _ := strings.Cut(rm.Link, "#")
-	return tp.srv.URL + "/#" + frag
-}
+func (tp *chunkTamperer) link(rm *vtest.Room) string { return linkVia(tp.srv.URL, rm) }
 
 func (tp *chunkTamperer) serve(w http.ResponseWriter, r *http.Request) {
-	down, err := websocket.Accept(w, r, nil)
-	if err != nil {
-		return
-	}
-	down.SetReadLimit(protocol.MaxFrame)
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	up, _, err := websocket.Dial(ctx, tp.upstream, nil)
-	if err != nil {
-		down.CloseNow()
-		return
-	}
-	up.SetReadLimit(protocol.MaxFrame)
-	defer up.CloseNow()
-	defer down.CloseNow()
-	go func() {
-		defer cancel()
-		for {
-			typ, b, err := down.Read(ctx)
-			if err != nil || up.Write(ctx, typ, b) != nil {
-				return
-			}
-		}
-	}()
+	interpose(w, r, tp.upstream, tp.toClient)
+}
+
+// toClient alters file chunks on their way to the client, by the mode.
+func (tp *chunkTamperer) toClient(ctx context.Context, up, down *websocket.Conn) {
 	var held, prevFile []byte
 	send := func(b []byte) bool { return down.Write(ctx, websocket.MessageBinary, b) == nil }
 	for {

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,15 +143,28 @@ func TestRelayLimitsFileSize(t *testing.T) {
 	}
 }
 
-func TestFileHashIsChecked(t *testing.T) {
-	data := randomData(10)
-	sum := sha256.Sum256(data)
+func TestManifestIsChecked(t *testing.T) {
 	if chunksFor(0) != 1 || chunksFor(ChunkData) != 1 || chunksFor(ChunkData+1) != 2 {
 		t.Fatal("chunksFor is off")
 	}
-	f := FileInfo{TID: 1, Size: 10, Chunks: 1, SHA256: "00", Key: "x"}
-	if _, err := f.check(100); err == nil {
-		t.Fatal("a manifest with a bad key passed")
+	sum := sha256.Sum256(randomData(10))
+	good := FileInfo{TID: 1, Size: 10, Chunks: 1, SHA256: hex.EncodeToString(sum[:]), Key: base64.RawURLEncoding.EncodeToString(make([]byte, 32))}
+	if _, err := good.check(100); err != nil {
+		t.Fatalf("a good manifest was refused: %v", err)
 	}
-	_ = sum
+	for name, mod := range map[string]func(f *FileInfo){
+		"bad key":         func(f *FileInfo) { f.Key = "x" },
+		"no transfer id":  func(f *FileInfo) { f.TID = 0 },
+		"over the limit":  func(f *FileInfo) { f.Size, f.Chunks = 101, 1 },
+		"negative size":   func(f *FileInfo) { f.Size = -1 },
+		"wrong chunks":    func(f *FileInfo) { f.Chunks = 2 },
+		"short hash":      func(f *FileInfo) { f.SHA256 = "00" },
+		"hash is not hex": func(f *FileInfo) { f.SHA256 = strings.Repeat("zz", 32) },
+	} {
+		f := good
+		mod(&f)
+		if _, err := f.check(100); err == nil {
+			t.Errorf("%s: the manifest passed", name)
+		}
+	}
 }

@@ -50,12 +50,18 @@ func (tp *tamperer) did(what string) int64 {
 }
 
 // link points rm's link at the tamperer.
-func (tp *tamperer) link(rm *vtest.Room) string {
+func (tp *tamperer) link(rm *vtest.Room) string { return linkVia(tp.srv.URL, rm) }
+
+// linkVia points rm's link at a test proxy's base URL.
+func linkVia(base string, rm *vtest.Room) string {
 	_, frag, _ := strings.Cut(rm.Link, "#")
-	return tp.srv.URL + "/#" + frag
+	return base + "/#" + frag
 }
 
-func (tp *tamperer) serve(w http.ResponseWriter, r *http.Request) {
+// interpose accepts a client's socket, dials upstream for it, copies the
+// client's frames upstream unchanged, and runs toClient with both sockets
+// until either side ends. Both tamperers are built on it.
+func interpose(w http.ResponseWriter, r *http.Request, upstream string, toClient func(ctx context.Context, up, down *websocket.Conn)) {
 	down, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		return
@@ -63,7 +69,7 @@ func (tp *tamperer) serve(w http.ResponseWriter, r *http.Request) {
 	down.SetReadLimit(protocol.MaxFrame)
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	up, _, err := websocket.Dial(ctx, tp.upstream, nil)
+	up, _, err := websocket.Dial(ctx, upstream, nil)
 	if err != nil {
 		down.CloseNow()
 		return
@@ -80,6 +86,15 @@ func (tp *tamperer) serve(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}()
+	toClient(ctx, up, down)
+}
+
+func (tp *tamperer) serve(w http.ResponseWriter, r *http.Request) {
+	interpose(w, r, tp.upstream, tp.toClient)
+}
+
+// toClient alters the relay's frames on their way to the client.
+func (tp *tamperer) toClient(ctx context.Context, up, down *websocket.Conn) {
 	var held []byte
 	var firstKey []byte
 	n := 0

@@ -87,6 +87,9 @@ func BenchmarkFanout100(b *testing.B) {
 		}
 	}
 	for lowest() < int64(b.N)+1 {
+		if time.Now().After(deadline.Add(time.Duration(b.N) * time.Millisecond)) {
+			b.Fatal("receivers stalled at the end")
+		}
 		time.Sleep(50 * time.Microsecond)
 	}
 	elapsed := time.Since(start)
