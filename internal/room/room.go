@@ -212,6 +212,7 @@ type Member struct {
 
 	// guarded by the room's mu
 	conn  Conn   // nil while detached
+	lost  Conn   // the socket it was detached from, until it resumes
 	hello []byte // latest hello envelope frame body
 	grace *time.Timer
 
@@ -322,7 +323,7 @@ func (g *Registry) Resume(rid protocol.RID, token [32]byte, c Conn) (*Room, *Mem
 	if old := found.conn; old != nil {
 		old.Close(protocol.ErrSessionEnded)
 	}
-	found.conn = c
+	found.conn, found.lost = c, nil
 	c.Send(r.welcomeLocked(found))
 	// What arrived while the socket was down follows the WELCOME, in order.
 	for _, f := range found.takePending() {
@@ -468,7 +469,7 @@ func (r *Room) removeLocked(m *Member) {
 		m.grace.Stop()
 		m.grace = nil
 	}
-	m.conn = nil
+	m.conn, m.lost = nil, nil
 	m.hello = nil
 	m.takePending()
 }
@@ -485,7 +486,7 @@ func (r *Room) Detach(m *Member, c Conn) {
 }
 
 func (r *Room) detachLocked(m *Member) {
-	m.conn = nil
+	m.lost, m.conn = m.conn, nil
 	m.grace = time.AfterFunc(r.g.limits.Grace, func() {
 		r.mu.RLock()
 		still := m.conn == nil
@@ -512,10 +513,12 @@ func (r *Room) Drop(m *Member, c Conn, unsent func() [][]byte) {
 }
 
 // Disconnect handles c closing cleanly (a closed tab): m leaves at once,
-// unless m has since resumed on another socket.
+// unless m has since resumed on another socket. A write that failed while
+// the peer's close frame was on its way may have detached m from c already;
+// the clean close still means m has left.
 func (r *Room) Disconnect(m *Member, c Conn) {
 	r.mu.RLock()
-	current := m.conn == c
+	current := m.conn == c || (m.conn == nil && m.lost == c)
 	r.mu.RUnlock()
 	if current {
 		r.Leave(m, protocol.LeftClosed)

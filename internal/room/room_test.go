@@ -115,6 +115,43 @@ func TestDroppedSessionLeavesAfterGrace(t *testing.T) {
 	})
 }
 
+// A write to a socket can fail while the peer's clean close is on its way:
+// the write detaches the member, and the close that follows still means it
+// left at once, not after the grace period.
+func TestCleanCloseAfterFailedWriteLeavesAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := NewRegistry(Limits{Grace: 15 * time.Second})
+		g.Create(spec(time.Hour))
+		a, b := &sink{}, &sink{}
+		r, _, _ := g.Join(protocol.RID{1}, join, a)
+		_, mb, _ := g.Join(protocol.RID{1}, join, b)
+		r.Drop(mb, b, func() [][]byte { return nil })
+		r.Disconnect(mb, b)
+		synctest.Wait()
+		if r.Members() != 1 {
+			t.Fatalf("%d members after a clean close, want 1", r.Members())
+		}
+		frames, _ := a.state()
+		last, err := protocol.Decode(frames[len(frames)-1])
+		if err != nil || last != (protocol.Left{Session: mb.Session(), Reason: protocol.LeftClosed}) {
+			t.Fatalf("a's last frame = %+v, %v; want LEFT closed", last, err)
+		}
+		// A close of a socket the member has since left behind changes nothing.
+		c := &sink{}
+		_, mc, _ := g.Join(protocol.RID{1}, join, c)
+		r.Detach(mc, c)
+		c2 := &sink{}
+		if _, _, err := g.Resume(protocol.RID{1}, mc.token, c2); err != nil {
+			t.Fatal(err)
+		}
+		r.Disconnect(mc, c)
+		if r.Members() != 2 {
+			t.Fatalf("%d members after an old socket closed, want 2", r.Members())
+		}
+		r.Purge(nil)
+	})
+}
+
 func TestRegistryCapacity(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		g := NewRegistry(Limits{MaxRooms: 1})
