@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"time"
 
+	"veil/internal/limit"
 	"veil/internal/relay"
 	"veil/internal/room"
 	"veil/internal/web"
@@ -30,6 +31,9 @@ type serveConfig struct {
 	msgBurst   int
 	maxConns   int
 	perAddr    int
+	joinRate   float64
+	createRate float64
+	idle       time.Duration
 	trusted    []netip.Prefix
 	tlsCert    string
 	tlsKey     string
@@ -50,6 +54,9 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.IntVar(&c.msgBurst, "msg-burst", relay.DefaultOptions.MsgBurst, "messages one session may send at once before --msg-rate applies")
 	fs.IntVar(&c.maxConns, "max-conns", relay.DefaultOptions.MaxConns, "most open WebSockets; more are refused with 503 and a reason")
 	fs.IntVar(&c.perAddr, "conns-per-addr", relay.DefaultOptions.ConnsPerAddr, "most open WebSockets from one client address (kept only as a keyed hash in memory); more get 429. Behind Tor everyone shares one address: raise it")
+	fs.Float64Var(&c.joinRate, "join-rate", room.DefaultLimits.JoinRate, "joins one room admits per minute, after a burst of as many; more are refused with 4029 (against raids; per room, so it holds behind Tor too)")
+	fs.Float64Var(&c.createRate, "create-rate", 10, "rooms one client address may create per minute, after a burst of twice as many; more get 429. Behind Tor everyone shares one address: raise it")
+	fs.DurationVar(&c.idle, "idle", relay.DefaultOptions.Idle, "close a session whose client sent nothing (no message, key press or click) for this long, with 4015; 0 never")
 	fs.Func("trusted-proxy", "`CIDR` of a reverse proxy whose X-Forwarded-For names the client (repeatable); from others the header is ignored", func(v string) error {
 		p, err := netip.ParsePrefix(v)
 		if err != nil {
@@ -88,6 +95,12 @@ Flags:
 	if c.maxConns < 1 || c.perAddr < 1 {
 		return c, errors.New("--max-conns and --conns-per-addr must be at least 1")
 	}
+	if c.joinRate < 1 || c.createRate <= 0 {
+		return c, errors.New("--join-rate must be at least 1 and --create-rate positive")
+	}
+	if c.idle < 0 || c.idle > 0 && c.idle < time.Minute {
+		return c, errors.New("--idle must be 0 (never) or at least 1m")
+	}
 	if c.msgRate <= 0 || c.msgBurst < 1 {
 		return c, errors.New("--msg-rate must be positive and --msg-burst at least 1")
 	}
@@ -116,13 +129,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	rooms := room.NewRegistry(room.Limits{MaxRooms: cfg.maxRooms, MaxMembers: cfg.maxMembers, MaxTTL: cfg.maxTTL,
-		MaxFile: cfg.maxFile, RoomRate: cfg.roomRate})
+		MaxFile: cfg.maxFile, RoomRate: cfg.roomRate, JoinRate: cfg.joinRate, JoinBurst: max(int(cfg.joinRate), 1)})
 	opts := relay.DefaultOptions
 	opts.MsgRate, opts.MsgBurst = cfg.msgRate, cfg.msgBurst
 	opts.MaxConns, opts.ConnsPerAddr, opts.TrustedProxies = cfg.maxConns, cfg.perAddr, cfg.trusted
+	opts.Idle = cfg.idle
+	if cfg.idle == 0 {
+		opts.Idle = -1
+	}
 	rel := relay.NewServer(rooms, logger, opts)
+	creates := limit.NewRates(cfg.createRate, max(int(2*cfg.createRate), 1), 100_000)
 	srv := &http.Server{
-		Handler:           web.Handler(web.Config{Rooms: rooms, Relay: rel, TLS: cfg.tlsCert != ""}),
+		Handler:           web.Handler(web.Config{Rooms: rooms, Relay: rel, TLS: cfg.tlsCert != "", CreateRate: creates, Keyer: rel.Keyer()}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          log.New(scrubber{logger}, "", 0),

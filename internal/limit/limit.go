@@ -14,6 +14,9 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Key is the keyed hash of one client address.
@@ -146,4 +149,70 @@ func (c *Counter) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.n)
+}
+
+// Rates is a token bucket per Key (rooms created per address): rate per
+// second, bursts of burst. A key whose bucket has refilled is forgotten, so
+// what it holds is bounded by the keys active in the last burst/rate
+// seconds, and never more than max keys: past that it refuses everyone
+// until some refill (the server is under a flood from many addresses).
+type Rates struct {
+	rate  rate.Limit // set at construction
+	burst int
+	max   int
+
+	mu sync.Mutex // guards m and calls
+	m  map[Key]*rate.Limiter
+	// calls counts Allow calls since the last sweep of refilled keys.
+	calls int
+}
+
+// NewRates returns per-key limits of perMinute with bursts of burst,
+// holding at most max keys.
+func NewRates(perMinute float64, burst, max int) *Rates {
+	return &Rates{rate: rate.Limit(perMinute / 60), burst: burst, max: max, m: map[Key]*rate.Limiter{}}
+}
+
+// ErrRate refuses one more creation from an address over its rate.
+var ErrRate = &Error{Status: http.StatusTooManyRequests, Msg: "too many rooms created from your address; try again in a minute"}
+
+// ErrRateFull refuses when too many addresses are being counted at once.
+var ErrRateFull = &Error{Status: http.StatusServiceUnavailable, Msg: "the server is busy; try again later"}
+
+// Allow spends one token of k at now, or refuses with ErrRate or ErrRateFull.
+func (r *Rates) Allow(k Key, now time.Time) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.calls++; r.calls >= 1024 || len(r.m) >= r.max {
+		r.sweep(now)
+	}
+	l := r.m[k]
+	if l == nil {
+		if len(r.m) >= r.max {
+			return ErrRateFull
+		}
+		l = rate.NewLimiter(r.rate, r.burst)
+		r.m[k] = l
+	}
+	if !l.AllowN(now, 1) {
+		return ErrRate
+	}
+	return nil
+}
+
+// sweep forgets keys whose buckets are full again.
+func (r *Rates) sweep(now time.Time) {
+	r.calls = 0
+	for k, l := range r.m {
+		if l.TokensAt(now) >= float64(r.burst) {
+			delete(r.m, k)
+		}
+	}
+}
+
+// Len returns how many keys are held (for tests: eviction).
+func (r *Rates) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.m)
 }

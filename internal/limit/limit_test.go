@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/netip"
 	"testing"
+	"time"
 )
 
 func req(remote string, xff ...string) *http.Request {
@@ -65,5 +66,38 @@ func TestCounterCapsAndForgets(t *testing.T) {
 	c.Release(b)
 	if c.Len() != 0 {
 		t.Fatalf("%d keys still held after every release", c.Len())
+	}
+}
+
+func TestRatesLimitEachKeyAndForgetIdleOnes(t *testing.T) {
+	r := NewRates(60, 3, 2) // one a second, bursts of 3, two keys at most
+	now := time.Unix(1e9, 0)
+	a, b, c := Key{1}, Key{2}, Key{3}
+	for i := range 3 {
+		if err := r.Allow(a, now); err != nil {
+			t.Fatalf("creation %d of the burst refused: %v", i+1, err)
+		}
+	}
+	if err := r.Allow(a, now); err != ErrRate {
+		t.Fatalf("past the burst = %v, want ErrRate", err)
+	}
+	if err := r.Allow(b, now); err != nil {
+		t.Fatalf("another address refused: %v", err)
+	}
+	if err := r.Allow(c, now); err != ErrRateFull {
+		t.Fatalf("a third key while two are held = %v, want ErrRateFull", err)
+	}
+	if err := r.Allow(a, now.Add(time.Second)); err != nil {
+		t.Fatalf("after a second's refill: %v", err)
+	}
+	// Keys whose buckets are full again are forgotten when room is needed.
+	later := now.Add(10 * time.Second)
+	for _, k := range []Key{c, {4}} {
+		if err := r.Allow(k, later); err != nil {
+			t.Fatalf("a new address once the others refilled: %v", err)
+		}
+	}
+	if r.Len() != 2 {
+		t.Fatalf("%d keys held, want the two just used", r.Len())
 	}
 }

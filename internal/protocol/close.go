@@ -12,12 +12,17 @@ const (
 	CloseWrongPassword = 4003
 	CloseNotFound      = 4004
 	CloseRoomFull      = 4005
+	CloseLocked        = 4006
 	CloseSessionEnded  = 4007
 	CloseExpired       = 4008
 	ClosePurged        = 4009
 	CodeNotAllowed     = 4010 // in an ERROR frame; the socket stays open
 	CloseTooSlow       = 4011 // also an ERROR code: a file transfer skipped for a slow reader
+	CloseRemoved       = 4012
 	CodeFileTooLarge   = 4013 // in an ERROR frame: a transfer over the relay's file size limit
+	CodeNoOwner        = 4014 // in an ERROR frame: a report while no owner is in the room
+	CloseIdle          = 4015
+	CodeNoMember       = 4016 // in an ERROR frame: a KICK naming nobody in the room
 	CloseTooMany       = 4029
 )
 
@@ -35,6 +40,10 @@ var (
 	ErrWrongPassword = &Reject{CloseWrongPassword, "wrong password"}
 	ErrNotFound      = &Reject{CloseNotFound, "room not found"}
 	ErrRoomFull      = &Reject{CloseRoomFull, "room full"}
+	ErrLocked        = &Reject{CloseLocked, "room locked"}
+	ErrRemoved       = &Reject{CloseRemoved, "removed by the owner"}
+	ErrIdle          = &Reject{CloseIdle, "idle for too long"}
+	ErrTooManyJoins  = &Reject{CloseTooMany, "too many joins; try again in a minute"}
 	ErrSessionEnded  = &Reject{CloseSessionEnded, "session ended"}
 	ErrExpired       = &Reject{CloseExpired, "room expired"}
 	ErrPurged        = &Reject{ClosePurged, "room purged"}

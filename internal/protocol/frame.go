@@ -42,6 +42,29 @@ type Purge struct {
 // Logout ends the sender's session for good.
 type Logout struct{}
 
+// Owner proves that the sending session holds the room's owner key.
+type Owner struct {
+	Key [KeyLen]byte
+}
+
+// Kick asks the relay to remove a session; only an owner may.
+type Kick struct {
+	Session uint32
+}
+
+// Lock locks (true) or unlocks the room to new joins; only an owner may.
+type Lock struct {
+	Locked bool
+}
+
+// Active says the person behind the session is still there.
+type Active struct{}
+
+// State tells a member the room's lock and its own owner status.
+type State struct {
+	Flags byte
+}
+
 // Member is one announced member listed in a WELCOME.
 type Member struct {
 	Session uint32
@@ -93,6 +116,24 @@ func (f Purge) Append(b []byte) []byte {
 }
 
 func (Logout) Append(b []byte) []byte { return append(b, TypeLogout) }
+
+func (f Owner) Append(b []byte) []byte { return append(append(b, TypeOwner), f.Key[:]...) }
+
+func (f Kick) Append(b []byte) []byte {
+	return binary.BigEndian.AppendUint32(append(b, TypeKick), f.Session)
+}
+
+func (f Lock) Append(b []byte) []byte {
+	v := byte(0)
+	if f.Locked {
+		v = 1
+	}
+	return append(b, TypeLock, v)
+}
+
+func (Active) Append(b []byte) []byte { return append(b, TypeActive) }
+
+func (f State) Append(b []byte) []byte { return append(b, TypeState, f.Flags) }
 
 func (f Welcome) Append(b []byte) []byte {
 	b = append(b, TypeWelcome)
@@ -174,6 +215,33 @@ func Decode(b []byte) (Frame, error) {
 			return nil, malformed("logout of %d bytes", len(body))
 		}
 		return Logout{}, nil
+	case TypeOwner:
+		if len(body) != KeyLen {
+			return nil, malformed("owner of %d bytes", len(body))
+		}
+		var f Owner
+		copy(f.Key[:], body)
+		return f, nil
+	case TypeKick:
+		if len(body) != 4 {
+			return nil, malformed("kick of %d bytes", len(body))
+		}
+		return Kick{Session: binary.BigEndian.Uint32(body)}, nil
+	case TypeLock:
+		if len(body) != 1 || body[0] > 1 {
+			return nil, malformed("lock must be one byte, 0 or 1")
+		}
+		return Lock{Locked: body[0] == 1}, nil
+	case TypeActive:
+		if len(body) != 0 {
+			return nil, malformed("active of %d bytes", len(body))
+		}
+		return Active{}, nil
+	case TypeState:
+		if len(body) != 1 || body[0]&^(StateLocked|StateOwner) != 0 {
+			return nil, malformed("state must be one byte of known flags")
+		}
+		return State{Flags: body[0]}, nil
 	case TypeWelcome:
 		return decodeWelcome(body)
 	case TypeLeft:

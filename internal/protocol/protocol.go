@@ -18,9 +18,14 @@ const (
 	TypeEnvelope byte = 0x03
 	TypePurge    byte = 0x04
 	TypeLogout   byte = 0x05
+	TypeOwner    byte = 0x06
+	TypeKick     byte = 0x07
+	TypeLock     byte = 0x08
+	TypeActive   byte = 0x09
 	TypeWelcome  byte = 0x81
 	TypeLeft     byte = 0x82
 	TypeError    byte = 0x83
+	TypeState    byte = 0x84
 )
 
 // Envelope kinds.
@@ -31,6 +36,7 @@ const (
 	KindSenderKey byte = 4 // suite 2: a chain key sealed to one member
 	KindHandshake byte = 5 // suite 2: a DM session offer or accept
 	KindChunk     byte = 6 // a chunk of a file; To is 0 (room) or the DM peer
+	KindReport    byte = 7 // a report sealed to the room's report key; only owners get it
 )
 
 // FlagLast marks the last chunk of a file (kind 6 only).
@@ -72,6 +78,14 @@ const (
 	LeftLoggedOut byte = 2
 	LeftDropped   byte = 3
 	LeftTooSlow   byte = 4
+	LeftRemoved   byte = 5
+	LeftIdle      byte = 6
+)
+
+// STATE flags.
+const (
+	StateLocked byte = 0x01
+	StateOwner  byte = 0x02
 )
 
 // ErrMalformed is wrapped by every decoding error.
@@ -124,7 +138,7 @@ func ParseHeader(env []byte) (Header, error) {
 		return h, malformed("envelope flags %#x", h.Flags)
 	}
 	switch h.Kind {
-	case KindHello, KindMsg:
+	case KindHello, KindMsg, KindReport:
 		if h.To != 0 {
 			return h, malformed("kind %d envelope addressed to %d", h.Kind, h.To)
 		}

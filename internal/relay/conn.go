@@ -31,6 +31,7 @@ type conn struct {
 	m        *room.Member
 
 	chunkBytes atomic.Int64 // bytes of file chunks queued in out
+	lastFrame  atomic.Int64 // unix nanoseconds of the last frame read
 
 	skipMu  sync.Mutex // guards skipped
 	skipped map[uint32]bool
@@ -48,9 +49,13 @@ type conn struct {
 // ErrFlooding closes a session that kept sending far over its budget.
 var ErrFlooding = &protocol.Reject{Code: protocol.CloseTooMany, Reason: "too many messages"}
 
-// allow spends this session's budget on an envelope of kind and size n. It
-// reports whether to route it; past CutAfter drops in a row it returns
-// ErrFlooding.
+// ctlFrame stands for the frames that are not envelopes (PURGE, OWNER,
+// KICK, LOCK, ACTIVE) in allow: they spend the control budget.
+const ctlFrame byte = 0
+
+// allow spends this session's budget on an envelope of kind and size n (or
+// a frame that is no envelope: ctlFrame). It reports whether to act on it;
+// past CutAfter drops in a row it returns ErrFlooding.
 func (c *conn) allow(kind byte, n int) (bool, error) {
 	if c.msgs == nil {
 		o := c.s.opt
@@ -62,7 +67,7 @@ func (c *conn) allow(kind byte, n int) (bool, error) {
 	switch kind {
 	case protocol.KindChunk:
 		return true, nil // paced per room
-	case protocol.KindSenderKey, protocol.KindHandshake:
+	case protocol.KindSenderKey, protocol.KindHandshake, ctlFrame:
 		ok = c.ctl.Allow()
 	default:
 		now := time.Now()
@@ -240,13 +245,15 @@ func (c *conn) serve(ctx context.Context) {
 		return
 	}
 	c.setMember(rm, m)
-	go c.keepAlive(ctx)
+	c.lastFrame.Store(time.Now().UnixNano())
+	go c.keepAlive(ctx, rm, m)
 	for {
 		typ, b, err := c.ws.Read(ctx)
 		if err != nil {
 			c.readFailed(rm, m, err)
 			return
 		}
+		c.lastFrame.Store(time.Now().UnixNano())
 		if typ != websocket.MessageBinary {
 			c.reject(protocol.BadFrame("text message"))
 			break
@@ -269,16 +276,33 @@ func (c *conn) serve(ctx context.Context) {
 // keepAlive pings the peer so that a socket whose network vanished without
 // a close is noticed (and its session detached) within PingInterval plus
 // WriteTimeout. It ends with ctx.
-func (c *conn) keepAlive(ctx context.Context) {
-	t := time.NewTicker(c.s.opt.PingInterval)
+//
+// It also ends the session of a client that has sent no frame for the
+// Idle limit (a tab left open with nobody there).
+func (c *conn) keepAlive(ctx context.Context, rm *room.Room, m *room.Member) {
+	idle := c.s.opt.Idle
+	every := c.s.opt.PingInterval
+	if idle > 0 {
+		every = min(every, idle/4)
+	}
+	t := time.NewTicker(every)
 	defer t.Stop()
+	lastPing := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-c.done:
 			return
-		case <-t.C:
+		case now := <-t.C:
+			if idle > 0 && now.Sub(time.Unix(0, c.lastFrame.Load())) >= idle {
+				rm.Leave(m, protocol.LeftIdle)
+				return
+			}
+			if now.Sub(lastPing) < c.s.opt.PingInterval {
+				continue
+			}
+			lastPing = now
 			pctx, cancel := context.WithTimeout(ctx, c.s.opt.WriteTimeout)
 			err := c.ws.Ping(pctx)
 			cancel()
@@ -418,12 +442,26 @@ func (c *conn) handle(ctx context.Context, rm *room.Room, m *room.Member, f prot
 		if e := rm.Envelope(m, f); e != nil {
 			c.Send(protocol.Encode(*e))
 		}
-	case protocol.Purge:
-		if e := rm.Purge(f.Owner); e != nil {
-			c.Send(protocol.Encode(*e))
-		}
 	case protocol.Logout:
 		rm.Leave(m, protocol.LeftLoggedOut)
+	case protocol.Purge, protocol.Owner, protocol.Kick, protocol.Lock, protocol.Active:
+		if ok, err := c.allow(ctlFrame, 0); !ok {
+			return err
+		}
+		var e *protocol.Error
+		switch f := f.(type) {
+		case protocol.Purge:
+			e = rm.Purge(m, f.Owner)
+		case protocol.Owner:
+			e = rm.Claim(m, &f.Key)
+		case protocol.Kick:
+			e = rm.Kick(m, f.Session)
+		case protocol.Lock:
+			e = rm.Lock(m, f.Locked)
+		}
+		if e != nil {
+			c.Send(protocol.Encode(*e))
+		}
 	default:
 		return protocol.BadFrame("unexpected frame")
 	}

@@ -31,6 +31,9 @@ type Options struct {
 	HelloTimeout time.Duration
 	// PingInterval is how often an idle peer is pinged.
 	PingInterval time.Duration
+	// Idle closes a session (4015, LEFT reason 6) whose client sent no
+	// frame for this long; 0 means the default, below 0 never.
+	Idle time.Duration
 	// MsgRate and MsgBurst limit one session's messages (kinds 1 to 3) per
 	// second; BytesRate and BytesBurst limit their bytes. Control envelopes
 	// (kinds 4 and 5: keys and DM handshakes, which come in bursts when an
@@ -51,7 +54,7 @@ type Options struct {
 }
 
 // DefaultOptions are the defaults of docs/protocol.md section 6.
-var DefaultOptions = Options{QueueLen: 256, WriteTimeout: 10 * time.Second, HelloTimeout: 10 * time.Second, PingInterval: 30 * time.Second,
+var DefaultOptions = Options{QueueLen: 256, WriteTimeout: 10 * time.Second, HelloTimeout: 10 * time.Second, PingInterval: 30 * time.Second, Idle: time.Hour,
 	MsgRate: 10, MsgBurst: 30, BytesRate: 256 << 10, BytesBurst: 1 << 20, CtlRate: 50, CtlBurst: 250, CutAfter: 100,
 	MaxConns: 20_000, ConnsPerAddr: 64}
 
@@ -85,6 +88,9 @@ func NewServer(rooms *room.Registry, log *slog.Logger, opt Options) *Server {
 	if opt.PingInterval <= 0 {
 		opt.PingInterval = DefaultOptions.PingInterval
 	}
+	if opt.Idle == 0 {
+		opt.Idle = DefaultOptions.Idle
+	}
 	if opt.MsgRate <= 0 || opt.MsgBurst <= 0 {
 		opt.MsgRate, opt.MsgBurst = DefaultOptions.MsgRate, DefaultOptions.MsgBurst
 	}
@@ -106,6 +112,10 @@ func NewServer(rooms *room.Registry, log *slog.Logger, opt Options) *Server {
 	return &Server{rooms: rooms, log: log, opt: opt, conns: make(map[*conn]struct{}),
 		keyer: limit.NewKeyer(opt.TrustedProxies), perAddr: limit.NewCounter(opt.ConnsPerAddr, opt.MaxConns)}
 }
+
+// Keyer returns how this server keys client addresses, so that other
+// per-address limits agree with its own.
+func (s *Server) Keyer() *limit.Keyer { return s.keyer }
 
 // ServeHTTP upgrades the request and serves the socket until it ends.
 // Cross-origin browser requests are refused with 403.

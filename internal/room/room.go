@@ -44,11 +44,13 @@ type Limits struct {
 	Grace      time.Duration // how long a dropped session may resume
 	RoomRate   int           // file chunk bytes per second one room may send
 	MaxFile    int64         // largest file, in bytes, one transfer may carry
+	JoinRate   float64       // joins per minute one room admits, after JoinBurst
+	JoinBurst  int
 }
 
 // DefaultLimits are the limits of docs/protocol.md section 6.
 var DefaultLimits = Limits{MaxRooms: 10_000, MaxMembers: 100, MaxTTL: 24 * time.Hour, MinTTL: MinTTL, Grace: 15 * time.Second,
-	RoomRate: 8 << 20, MaxFile: 100 << 20}
+	RoomRate: 8 << 20, MaxFile: 100 << 20, JoinRate: 60, JoinBurst: 60}
 
 // MinTTL is the default shortest room lifetime.
 const MinTTL = 10 * time.Second
@@ -102,6 +104,12 @@ func NewRegistry(l Limits) *Registry {
 	if l.MaxFile <= 0 {
 		l.MaxFile = DefaultLimits.MaxFile
 	}
+	if l.JoinRate <= 0 {
+		l.JoinRate = DefaultLimits.JoinRate
+	}
+	if l.JoinBurst <= 0 {
+		l.JoinBurst = DefaultLimits.JoinBurst
+	}
 	return &Registry{limits: l, rooms: make(map[protocol.RID]*Room)}
 }
 
@@ -132,6 +140,7 @@ func (g *Registry) Create(s Spec) (*Room, error) {
 		ttl:      s.TTL,
 		deadline: time.Now().Add(s.TTL),
 		guesses:  rate.NewLimiter(rate.Every(6*time.Second), 10),
+		joins:    rate.NewLimiter(rate.Limit(g.limits.JoinRate/60), g.limits.JoinBurst),
 		// The burst stays well under a member's chunk queue (2 MiB), so a
 		// member who reads at the room's pace is never skipped.
 		chunks:  rate.NewLimiter(rate.Limit(g.limits.RoomRate), min(max(g.limits.RoomRate/16, protocol.MaxFrame), 512<<10)),
@@ -196,6 +205,7 @@ type Room struct {
 	ttl      time.Duration
 	deadline time.Time
 	guesses  *rate.Limiter
+	joins    *rate.Limiter // admitted joins, against raids
 	chunks   *rate.Limiter // file chunk bytes per second
 	timer    *time.Timer
 
@@ -203,6 +213,7 @@ type Room struct {
 	members map[uint32]*Member
 	order   []*Member // join order
 	dead    bool
+	locked  bool // new joins are refused
 }
 
 // Member is one session in a room.
@@ -215,6 +226,7 @@ type Member struct {
 	lost  Conn   // the socket it was detached from, until it resumes
 	hello []byte // latest hello envelope frame body
 	grace *time.Timer
+	owner bool // proved the owner key
 
 	pendMu  sync.Mutex // guards pending, which fan-out fills under a read lock
 	pending [][]byte   // frames that arrived while detached, handed over on resume
@@ -279,8 +291,14 @@ func (g *Registry) Join(rid protocol.RID, join [32]byte, c Conn) (*Room, *Member
 	if r.dead {
 		return nil, nil, protocol.ErrNotFound
 	}
+	if r.locked {
+		return nil, nil, protocol.ErrLocked
+	}
 	if len(r.members) >= r.g.limits.MaxMembers {
 		return nil, nil, protocol.ErrRoomFull
+	}
+	if !r.joins.Allow() {
+		return nil, nil, protocol.ErrTooManyJoins
 	}
 	m := &Member{conn: c}
 	rand.Read(m.token[:])
@@ -325,6 +343,9 @@ func (g *Registry) Resume(rid protocol.RID, token [32]byte, c Conn) (*Room, *Mem
 	}
 	found.conn, found.lost = c, nil
 	c.Send(r.welcomeLocked(found))
+	if st := r.stateLocked(found); st != 0 {
+		c.Send(protocol.Encode(protocol.State{Flags: st}))
+	}
 	// What arrived while the socket was down follows the WELCOME, in order.
 	for _, f := range found.takePending() {
 		c.Send(f)
@@ -372,6 +393,23 @@ func (r *Room) Envelope(m *Member, f protocol.Envelope) *protocol.Error {
 		slow = r.fanoutLocked(m, f.Raw)
 	case protocol.KindMsg:
 		slow = r.fanoutLocked(m, f.Raw)
+	case protocol.KindReport:
+		sent := false
+		for _, o := range r.order {
+			if o == m || !o.owner {
+				continue
+			}
+			sent = true
+			if o.conn == nil {
+				o.hold(f.Raw)
+			} else if !o.conn.Send(f.Raw) {
+				slow = append(slow, o)
+			}
+		}
+		if !sent {
+			unlock()
+			return &protocol.Error{Code: protocol.CodeNoOwner, Reason: "the owner is not in the room"}
+		}
 	case protocol.KindChunk:
 		if f.Header.To == 0 {
 			for _, o := range r.order {
@@ -450,6 +488,10 @@ func (r *Room) Leave(m *Member, reason byte) {
 			conn.Close(protocol.ErrTooSlow)
 		case protocol.LeftLoggedOut:
 			conn.Close(protocol.ErrLoggedOut)
+		case protocol.LeftRemoved:
+			conn.Close(protocol.ErrRemoved)
+		case protocol.LeftIdle:
+			conn.Close(protocol.ErrIdle)
 		}
 	}
 	for _, s := range slow {
@@ -525,13 +567,109 @@ func (r *Room) Disconnect(m *Member, c Conn) {
 	}
 }
 
-// Purge ends the room if m may: anyone under PolicyAnyone, and whoever holds
-// the owner key always.
-func (r *Room) Purge(owner *[32]byte) *protocol.Error {
+// stateLocked returns the STATE flags member m should see.
+func (r *Room) stateLocked(m *Member) byte {
+	var f byte
+	if r.locked {
+		f |= protocol.StateLocked
+	}
+	if m.owner {
+		f |= protocol.StateOwner
+	}
+	return f
+}
+
+func (r *Room) ownerKey(key *[32]byte) bool {
+	sum := sha256.Sum256(key[:])
+	return subtle.ConstantTimeCompare(sum[:], r.owner[:]) == 1
+}
+
+var errNotOwner = &protocol.Error{Code: protocol.CodeNotAllowed, Reason: "only the owner may do that"}
+
+// Claim makes m an owner session if key is the room's owner key, and tells
+// m so with a STATE frame.
+func (r *Room) Claim(m *Member, key *[32]byte) *protocol.Error {
+	if !r.ownerKey(key) {
+		return &protocol.Error{Code: protocol.CodeNotAllowed, Reason: "wrong owner key"}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.dead || r.members[m.session] != m {
+		return nil
+	}
+	m.owner = true
+	if m.conn != nil {
+		m.conn.Send(protocol.Encode(protocol.State{Flags: r.stateLocked(m)}))
+	} else {
+		m.hold(protocol.Encode(protocol.State{Flags: r.stateLocked(m)}))
+	}
+	return nil
+}
+
+// Kick removes session from the room on behalf of owner session m.
+func (r *Room) Kick(m *Member, session uint32) *protocol.Error {
+	r.mu.RLock()
+	owner := m.owner && r.members[m.session] == m
+	target := r.members[session]
+	r.mu.RUnlock()
+	if !owner {
+		return errNotOwner
+	}
+	if target == nil || target == m {
+		return &protocol.Error{Code: protocol.CodeNoMember, Reason: "no such member"}
+	}
+	r.Leave(target, protocol.LeftRemoved)
+	return nil
+}
+
+// Lock locks or unlocks the room to new joins on behalf of owner session m
+// and tells every member.
+func (r *Room) Lock(m *Member, locked bool) *protocol.Error {
+	r.mu.Lock()
+	if r.dead || r.members[m.session] != m {
+		r.mu.Unlock()
+		return nil
+	}
+	if !m.owner {
+		r.mu.Unlock()
+		return errNotOwner
+	}
+	r.locked = locked
+	var slow []*Member
+	for _, o := range r.order {
+		f := protocol.Encode(protocol.State{Flags: r.stateLocked(o)})
+		if o.conn == nil {
+			o.hold(f)
+		} else if !o.conn.Send(f) {
+			slow = append(slow, o)
+		}
+	}
+	r.mu.Unlock()
+	for _, s := range slow {
+		r.Leave(s, protocol.LeftTooSlow)
+	}
+	return nil
+}
+
+// Locked reports whether the room refuses new joins.
+func (r *Room) Locked() bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.locked
+}
+
+// Purge ends the room on m's request if m may: anyone under PolicyAnyone,
+// and an owner session or whoever gives the owner key always. m may be nil
+// (the server itself).
+func (r *Room) Purge(m *Member, owner *[32]byte) *protocol.Error {
 	allowed := r.policy == protocol.PolicyAnyone
+	if m != nil {
+		r.mu.RLock()
+		allowed = allowed || m.owner
+		r.mu.RUnlock()
+	}
 	if owner != nil {
-		sum := sha256.Sum256(owner[:])
-		if subtle.ConstantTimeCompare(sum[:], r.owner[:]) == 1 {
+		if r.ownerKey(owner) {
 			allowed = true
 		} else if !allowed {
 			return &protocol.Error{Code: protocol.CodeNotAllowed, Reason: "wrong owner key"}

@@ -87,7 +87,7 @@ func TestTTLIsCapped(t *testing.T) {
 		if _, err := g.Create(Spec{RID: protocol.RID{2}, TTL: time.Second}); err != ErrTTL {
 			t.Fatalf("Create(1s) = %v, want ErrTTL", err)
 		}
-		r.Purge(nil)
+		r.Purge(nil, nil)
 	})
 }
 
@@ -111,7 +111,7 @@ func TestDroppedSessionLeavesAfterGrace(t *testing.T) {
 		if err != nil || last != (protocol.Left{Session: mb.Session(), Reason: protocol.LeftDropped}) {
 			t.Fatalf("a's last frame = %+v, %v; want LEFT dropped", last, err)
 		}
-		r.Purge(nil)
+		r.Purge(nil, nil)
 	})
 }
 
@@ -148,7 +148,7 @@ func TestCleanCloseAfterFailedWriteLeavesAtOnce(t *testing.T) {
 		if r.Members() != 2 {
 			t.Fatalf("%d members after an old socket closed, want 2", r.Members())
 		}
-		r.Purge(nil)
+		r.Purge(nil, nil)
 	})
 }
 
@@ -162,7 +162,7 @@ func TestRegistryCapacity(t *testing.T) {
 		if _, err := g.Create(spec(time.Hour)); err != ErrExists {
 			t.Fatalf("same rid = %v, want ErrExists", err)
 		}
-		r.Purge(nil)
+		r.Purge(nil, nil)
 		if _, err := g.Create(Spec{RID: protocol.RID{2}, TTL: time.Hour}); err != nil {
 			t.Fatalf("after a purge: %v", err)
 		}

@@ -176,10 +176,10 @@ func (c *Client) seal(kind byte, to uint32, key []byte, text string) ([]byte, er
 
 // Event is one thing a member saw.
 type Event struct {
-	Kind    string // "hello", "msg", "dm", "left", "error"
+	Kind    string // "hello", "msg", "dm", "left", "error", "state", "report"
 	From    uint32
 	Text    string // message body, alias of a hello, or error reason
-	Reason  byte
+	Reason  byte   // LEFT's reason; STATE's flags
 	Code    uint16
 	Envelop []byte
 }
@@ -197,9 +197,14 @@ func (c *Client) Recv(ctx context.Context) (Event, error) {
 		return Event{Kind: "left", From: f.Session, Reason: f.Reason}, nil
 	case protocol.Error:
 		return Event{Kind: "error", Code: f.Code, Text: f.Reason}, nil
+	case protocol.State:
+		return Event{Kind: "state", Reason: f.Flags}, nil
 	case protocol.Envelope:
 		env := f.Body()
 		switch f.Header.Kind {
+		case protocol.KindReport:
+			// The relay's part is routing; the body is for the owner's client.
+			return Event{Kind: "report", From: f.Header.Sender, Envelop: env}, nil
 		case protocol.KindHello:
 			m, _, err := e2ee.OpenHello(c.Keys, env)
 			if err != nil {

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"veil/internal/limit"
 	"veil/internal/relay"
 	"veil/internal/room"
 	"veil/internal/web"
@@ -64,6 +65,8 @@ type Server struct {
 type Options struct {
 	Limits room.Limits
 	Relay  relay.Options
+	// CreateRate limits room creations per client address (nil: none).
+	CreateRate *limit.Rates
 }
 
 // NewServer starts a server and registers its shutdown with t.
@@ -76,7 +79,7 @@ func NewServer(t testing.TB, opt Options) *Server {
 	logger := slog.New(slog.NewTextHandler(s.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s.Rooms = room.NewRegistry(opt.Limits)
 	s.Relay = relay.NewServer(s.Rooms, logger, opt.Relay)
-	h := web.Handler(web.Config{Rooms: s.Rooms, Relay: s.Relay})
+	h := web.Handler(web.Config{Rooms: s.Rooms, Relay: s.Relay, CreateRate: opt.CreateRate, Keyer: s.Relay.Keyer()})
 	s.HTTP = httptest.NewUnstartedServer(h)
 	s.HTTP.Listener = recordingListener{s.HTTP.Listener, s.Wire}
 	s.HTTP.Config.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelDebug)

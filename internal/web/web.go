@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"time"
 
+	"veil/internal/limit"
 	"veil/internal/protocol"
 	"veil/internal/room"
 )
@@ -34,6 +35,10 @@ type Config struct {
 	Rooms *room.Registry
 	Relay http.Handler // serves /ws
 	TLS   bool         // add Strict-Transport-Security
+	// CreateRate, when set, limits room creations per client address, as
+	// Keyer keys them (nil: no limit).
+	CreateRate *limit.Rates
+	Keyer      *limit.Keyer
 }
 
 // Handler returns the whole HTTP surface of a veil server.
@@ -54,6 +59,13 @@ func Handler(cfg Config) http.Handler {
 		})
 	})
 	create := http.NewCrossOriginProtection().Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if cfg.CreateRate != nil && cfg.Keyer != nil {
+			var le *limit.Error
+			if err := cfg.CreateRate.Allow(cfg.Keyer.Key(r), time.Now()); errors.As(err, &le) {
+				writeError(w, le.Status, le.Msg)
+				return
+			}
+		}
 		createRoom(cfg.Rooms, w, r)
 	}))
 	mux.Handle("POST /api/rooms", create)

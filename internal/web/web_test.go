@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"veil/internal/limit"
 	"veil/internal/room"
 	"veil/internal/vtest"
 	"veil/internal/web"
@@ -156,5 +157,21 @@ func TestCreateRoomAPI(t *testing.T) {
 	json.NewDecoder(resp.Body).Decode(&cfg)
 	if cfg["max_ttl"] != 7200 || cfg["default_ttl"] != 3600 {
 		t.Fatalf("config = %v", cfg)
+	}
+}
+
+func TestRoomCreationsAreLimitedPerAddress(t *testing.T) {
+	s := vtest.NewServer(t, vtest.Options{CreateRate: limit.NewRates(1, 2, 100)})
+	for i := range 2 {
+		if status, body := post(t, s.URL, "", createBody(byte('a'+i), 600, "")); status != http.StatusCreated {
+			t.Fatalf("creation %d = %d %s", i+1, status, body)
+		}
+	}
+	status, body := post(t, s.URL, "", createBody('z', 600, ""))
+	if status != http.StatusTooManyRequests || !strings.Contains(body, "too many rooms created from your address") {
+		t.Fatalf("third creation in a burst of 2 = %d %s, want 429", status, body)
+	}
+	if s.Rooms.Len() != 2 {
+		t.Fatalf("%d rooms exist, want 2", s.Rooms.Len())
 	}
 }
