@@ -56,7 +56,7 @@ type Member struct {
 
 // Event is one thing that happened in the room.
 type Event struct {
-	Type    string // ready, join, leave, msg, dm, gap, reject, warning, error, closed
+	Type    string // ready, join, leave, msg, dm, gap, reject, warning, error, closed, state, report
 	From    Member
 	ID      string
 	Text    string // message body; reason for leave, reject, warning, error and closed
@@ -65,6 +65,13 @@ type Event struct {
 	Safety  string // for dm: the DM session's safety code
 	Code    int    // for error and closed
 	Hybrid  bool   // for dm: the session used ML-KEM-768 as well
+
+	// For state: the room is locked; this session is an owner.
+	Locked, Owner bool
+	// For report (owner sessions only): From sent the message (ID, Text),
+	// Reporter reported it with Note.
+	Reporter *Member
+	Note     string
 
 	// For file-offer, file-progress, file and file-failed: the manifest; for
 	// file, the verified content; for file-progress, the bytes so far.
@@ -122,6 +129,7 @@ type Client struct {
 	order   []uint32
 	group   *sendGroup
 	closed  error
+	mod     moderation
 	// files being received
 	transfers map[transferKey]*transfer
 	cancel    context.CancelFunc

@@ -86,15 +86,22 @@ func Create(ctx context.Context, base string, o CreateOptions) (Created, error) 
 		"ttl":      int64(o.TTL / time.Second),
 		"purge":    o.Purge,
 	}
-	if o.Name != "" {
-		raw, _ := json.Marshal(map[string]string{"name": o.Name})
-		meta, err := e2ee.SealMeta(k.Roster[:], k.RID, raw, nil)
-		if err != nil {
-			return out, fmt.Errorf("room name: %w", err)
-		}
-		body["meta"] = b64(meta)
+	// The meta carries the name, if any, and the report key (docs/protocol.md 9.3).
+	rk, err := e2ee.ReportKey(out.Owner, k.RID)
+	if err != nil {
+		return out, err
 	}
-	raw, _ := json.Marshal(body)
+	meta := map[string]string{"report": b64(rk.PublicKey().Bytes())}
+	if o.Name != "" {
+		meta["name"] = o.Name
+	}
+	raw, _ := json.Marshal(meta)
+	sealed, err := e2ee.SealMeta(k.Roster[:], k.RID, raw, nil)
+	if err != nil {
+		return out, fmt.Errorf("room name: %w", err)
+	}
+	body["meta"] = b64(sealed)
+	raw, _ = json.Marshal(body)
 	req, err := http.NewRequestWithContext(ctx, "POST", base+"/api/rooms", bytes.NewReader(raw))
 	if err != nil {
 		return out, err

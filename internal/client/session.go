@@ -93,6 +93,11 @@ func (c *Client) removeLocked(session uint32) *member {
 		if m.dm != nil {
 			m.dm.erase()
 		}
+		// Its public keys stay, so that a report about it still verifies.
+		if c.mod.departed == nil || len(c.mod.departed) >= 1024 {
+			c.mod.departed = map[uint32]*member{}
+		}
+		c.mod.departed[session] = &member{Member: m.Member}
 	}
 	return m
 }
@@ -178,7 +183,8 @@ func (c *Client) handleLocked(ctx context.Context, f protocol.Frame) []Event {
 			return nil
 		}
 		reason := map[byte]string{protocol.LeftClosed: "left", protocol.LeftLoggedOut: "logged out",
-			protocol.LeftDropped: "dropped", protocol.LeftTooSlow: "too slow"}[f.Reason]
+			protocol.LeftDropped: "dropped", protocol.LeftTooSlow: "too slow", protocol.LeftRemoved: "removed by the owner",
+			protocol.LeftIdle: "idle"}[f.Reason]
 		evs := []Event{{Type: "leave", From: c.publicLocked(m), Text: reason}}
 		// Files the member was sending will not finish: free them now.
 		for k, t := range c.transfers {
@@ -194,6 +200,8 @@ func (c *Client) handleLocked(ctx context.Context, f protocol.Frame) []Event {
 		return evs
 	case protocol.Error:
 		return []Event{{Type: "error", Code: int(f.Code), Text: f.Reason}}
+	case protocol.State:
+		return c.stateLocked(f)
 	case protocol.Envelope:
 		evs, err := c.envelopeLocked(ctx, f.Body(), f.Header)
 		if err != nil {
@@ -229,6 +237,16 @@ func (c *Client) envelopeLocked(ctx context.Context, env []byte, h protocol.Head
 	}
 	if h.Suite != e2ee.SuiteV2 {
 		return nil, rejectf("suite %d", h.Suite)
+	}
+	if h.Kind == protocol.KindReport {
+		if h.Seq <= m.ctlSeen {
+			return nil, rejectf("replayed control envelope")
+		}
+		evs, err := c.reportLocked(env, m)
+		if err == nil {
+			m.ctlSeen = h.Seq
+		}
+		return evs, err
 	}
 	if h.Epoch == 0 || h.Seq == 0 {
 		return nil, rejectf("epoch and seq start at 1 in suite 2")
@@ -286,6 +304,9 @@ func (c *Client) openChainLocked(env []byte, h protocol.Header, m *member, rc *e
 		return nil, rejectf("not a message")
 	}
 	commit()
+	if msg.File == nil {
+		c.rememberLocked(msg.ID, m.Session, env, mk)
+	}
 	from := c.publicLocked(m)
 	var evs []Event
 	if missing > 0 {

@@ -23,8 +23,18 @@ func linkKeys(base string, secret [32]byte, password string) (string, e2ee.Keys,
 	return l.String(), k, err
 }
 
-func sealMeta(k e2ee.Keys, name string) ([]byte, error) {
-	raw, _ := json.Marshal(map[string]string{"name": name})
+// sealMeta seals the room meta as a creator's client does: the name, if
+// any, and the report key derived from the owner key.
+func sealMeta(k e2ee.Keys, name string, owner [32]byte) ([]byte, error) {
+	rk, err := e2ee.ReportKey(owner, k.RID)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]string{"report": b64(rk.PublicKey().Bytes())}
+	if name != "" {
+		m["name"] = name
+	}
+	raw, _ := json.Marshal(m)
 	return e2ee.SealMeta(k.Roster[:], k.RID, raw, nil)
 }
 

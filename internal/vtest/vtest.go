@@ -147,13 +147,11 @@ func (s *Server) TryCreate(o CreateOptions) (*Room, int, error) {
 		"ttl":      int64(o.TTL / time.Second),
 		"purge":    o.Purge,
 	}
-	if o.Name != "" {
-		meta, err := sealMeta(keys, o.Name)
-		if err != nil {
-			return nil, 0, err
-		}
-		body["meta"] = b64(meta)
+	meta, err := sealMeta(keys, o.Name, rm.Owner)
+	if err != nil {
+		return nil, 0, err
 	}
+	body["meta"] = b64(meta)
 	raw, _ := json.Marshal(body)
 	resp, err := http.Post(s.URL+"/api/rooms", "application/json", bytes.NewReader(raw))
 	if err != nil {
