@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"veil/internal/limit"
+	"veil/internal/pow"
 	"veil/internal/relay"
 	"veil/internal/room"
 	"veil/internal/web"
@@ -34,6 +35,7 @@ type serveConfig struct {
 	joinRate   float64
 	createRate float64
 	idle       time.Duration
+	pow        int
 	trusted    []netip.Prefix
 	tlsCert    string
 	tlsKey     string
@@ -57,6 +59,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.Float64Var(&c.joinRate, "join-rate", room.DefaultLimits.JoinRate, "joins one room admits per minute, after a burst of as many; more are refused with 4029 (against raids; per room, so it holds behind Tor too)")
 	fs.Float64Var(&c.createRate, "create-rate", 10, "rooms one client address may create per minute, after a burst of twice as many; more get 429. Behind Tor everyone shares one address: raise it")
 	fs.DurationVar(&c.idle, "idle", relay.DefaultOptions.Idle, "close a session whose client sent nothing (no message, key press or click) for this long, with 4015; 0 never")
+	fs.IntVar(&c.pow, "pow", 0, "ask a proof of work of `BITS` (1 to 28; about 2^BITS hashes, 16 takes a browser about a second) for every room creation and join; 0 asks none. For servers flooded from addresses they cannot tell apart, such as Tor's")
 	fs.Func("trusted-proxy", "`CIDR` of a reverse proxy whose X-Forwarded-For names the client (repeatable); from others the header is ignored", func(v string) error {
 		p, err := netip.ParsePrefix(v)
 		if err != nil {
@@ -101,6 +104,9 @@ Flags:
 	if c.idle < 0 || c.idle > 0 && c.idle < time.Minute {
 		return c, errors.New("--idle must be 0 (never) or at least 1m")
 	}
+	if c.pow < 0 || c.pow > pow.MaxBits {
+		return c, fmt.Errorf("--pow must be between 0 and %d", pow.MaxBits)
+	}
 	if c.msgRate <= 0 || c.msgBurst < 1 {
 		return c, errors.New("--msg-rate must be positive and --msg-burst at least 1")
 	}
@@ -134,13 +140,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	opts.MsgRate, opts.MsgBurst = cfg.msgRate, cfg.msgBurst
 	opts.MaxConns, opts.ConnsPerAddr, opts.TrustedProxies = cfg.maxConns, cfg.perAddr, cfg.trusted
 	opts.Idle = cfg.idle
+	gate := pow.New(cfg.pow)
+	opts.PoW = gate
 	if cfg.idle == 0 {
 		opts.Idle = -1
 	}
 	rel := relay.NewServer(rooms, logger, opts)
 	creates := limit.NewRates(cfg.createRate, max(int(2*cfg.createRate), 1), 100_000)
 	srv := &http.Server{
-		Handler:           web.Handler(web.Config{Rooms: rooms, Relay: rel, TLS: cfg.tlsCert != "", CreateRate: creates, Keyer: rel.Keyer()}),
+		Handler:           web.Handler(web.Config{Rooms: rooms, Relay: rel, TLS: cfg.tlsCert != "", CreateRate: creates, Keyer: rel.Keyer(), PoW: gate}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          log.New(scrubber{logger}, "", 0),

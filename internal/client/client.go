@@ -181,20 +181,23 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
-	ws, err := c.dialWS(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", l.Base, err)
+	b, err := c.join(ctx, l.Base, "")
+	var ce *CloseError
+	if errors.As(err, &ce) && ce.Code == protocol.ClosePoW {
+		// The server asks for a proof of work: do it once and join again.
+		hc := cfg.HTTPClient
+		if hc == nil {
+			hc = http.DefaultClient
+		}
+		var proof string
+		if proof, err = ProveWork(ctx, hc, l.Base); err == nil {
+			b, err = c.join(ctx, l.Base, proof)
+		}
 	}
-	c.ws = ws
-	if err := c.write(ctx, protocol.Encode(protocol.Join{RID: k.RID, Join: k.Join})); err != nil {
-		ws.CloseNow()
+	if err != nil {
 		return nil, err
 	}
-	_, b, err := ws.Read(ctx)
-	if err != nil {
-		ws.CloseNow()
-		return nil, describeClose(err)
-	}
+	ws := c.ws
 	c.tap("in", b)
 	f, err := protocol.Decode(b)
 	w, ok := f.(protocol.Welcome)
@@ -237,6 +240,33 @@ func (c *Client) tap(dir string, b []byte) {
 	if c.cfg.Tap != nil {
 		c.cfg.Tap(dir, b)
 	}
+}
+
+// join opens the socket (with proof, a proof of work, if not empty), sends
+// JOIN and returns the first frame the relay answers.
+func (c *Client) join(ctx context.Context, base, proof string) ([]byte, error) {
+	url := c.wsURL
+	if proof != "" {
+		url += "?pow=" + proof
+	}
+	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: c.cfg.HTTPClient})
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", base, err)
+	}
+	ws.SetReadLimit(protocol.MaxFrame)
+	c.wsMu.Lock()
+	c.ws = ws
+	c.wsMu.Unlock()
+	if err := c.write(ctx, protocol.Encode(protocol.Join{RID: c.keys.RID, Join: c.keys.Join})); err != nil {
+		ws.CloseNow()
+		return nil, err
+	}
+	_, b, err := ws.Read(ctx)
+	if err != nil {
+		ws.CloseNow()
+		return nil, describeClose(err)
+	}
+	return b, nil
 }
 
 func (c *Client) dialWS(ctx context.Context) (*websocket.Conn, error) {

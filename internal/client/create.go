@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"veil/internal/e2ee"
+	"veil/internal/pow"
 )
 
 // CreateOptions describe a room to create.
@@ -102,25 +103,43 @@ func Create(ctx context.Context, base string, o CreateOptions) (Created, error) 
 	}
 	body["meta"] = b64(sealed)
 	raw, _ = json.Marshal(body)
-	req, err := http.NewRequestWithContext(ctx, "POST", base+"/api/rooms", bytes.NewReader(raw))
-	if err != nil {
-		return out, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return out, fmt.Errorf("create room: %w", err)
-	}
-	defer resp.Body.Close()
 	var answer struct {
 		TTL   int64  `json:"ttl"`
 		Error string `json:"error"`
 	}
-	json.NewDecoder(resp.Body).Decode(&answer)
-	if resp.StatusCode != http.StatusCreated {
+	post := func(proof string) (int, error) {
+		answer.Error = ""
+		req, err := http.NewRequestWithContext(ctx, "POST", base+"/api/rooms", bytes.NewReader(raw))
+		if err != nil {
+			return 0, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if proof != "" {
+			req.Header.Set("Veil-PoW", proof)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return 0, fmt.Errorf("create room: %w", err)
+		}
+		defer resp.Body.Close()
+		json.NewDecoder(resp.Body).Decode(&answer)
 		if answer.Error == "" {
 			answer.Error = resp.Status
 		}
+		return resp.StatusCode, nil
+	}
+	status, err := post("")
+	if status == http.StatusPreconditionRequired {
+		// The server asks for a proof of work: do it once.
+		var proof string
+		if proof, err = ProveWork(ctx, hc, base); err == nil {
+			status, err = post(proof)
+		}
+	}
+	if err != nil {
+		return out, err
+	}
+	if status != http.StatusCreated {
 		return out, fmt.Errorf("the server refused to create the room: %s", answer.Error)
 	}
 	out.Link, out.TTL = l.String(), time.Duration(answer.TTL)*time.Second
@@ -141,4 +160,20 @@ func getJSON(ctx context.Context, hc *http.Client, url string, v any) error {
 		return fmt.Errorf("%s answered %s", url, resp.Status)
 	}
 	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// ProveWork fetches a proof-of-work challenge from the server at base and
+// solves it (docs/protocol.md section 10), within ctx.
+func ProveWork(ctx context.Context, hc *http.Client, base string) (string, error) {
+	var ch struct {
+		Challenge string `json:"challenge"`
+		Bits      int    `json:"bits"`
+	}
+	if err := getJSON(ctx, hc, base+"/api/pow", &ch); err != nil {
+		return "", err
+	}
+	if ch.Bits < 0 || ch.Bits > pow.MaxBits {
+		return "", fmt.Errorf("the server asks for %d bits of work, more than %d", ch.Bits, pow.MaxBits)
+	}
+	return pow.Solve(ch.Challenge, ch.Bits, ctx.Done())
 }

@@ -23,6 +23,7 @@ const (
 	CodeNoOwner        = 4014 // in an ERROR frame: a report while no owner is in the room
 	CloseIdle          = 4015
 	CodeNoMember       = 4016 // in an ERROR frame: a KICK naming nobody in the room
+	ClosePoW           = 4017 // JOIN without a valid proof of work, on a server that asks for one
 	CloseTooMany       = 4029
 )
 

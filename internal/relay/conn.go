@@ -22,6 +22,7 @@ type conn struct {
 	ws   *websocket.Conn
 	out  chan []byte
 	done chan struct{} // closed by Close
+	proof string       // the proof of work the socket URL carried, if any
 
 	closeOnce sync.Once
 	why       *protocol.Reject // written once before done is closed
@@ -401,6 +402,9 @@ func (c *conn) admit(ctx context.Context) (*room.Room, *room.Member, error) {
 	}
 	switch f := f.(type) {
 	case protocol.Join:
+		if err := c.s.opt.PoW.Check(c.proof, time.Now()); err != nil {
+			return nil, nil, &protocol.Reject{Code: protocol.ClosePoW, Reason: err.Error()}
+		}
 		return c.s.rooms.Join(f.RID, f.Join, c)
 	case protocol.Resume:
 		return c.s.rooms.Resume(f.RID, f.Token, c)

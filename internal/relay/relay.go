@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 
 	"veil/internal/limit"
+	"veil/internal/pow"
 	"veil/internal/protocol"
 	"veil/internal/room"
 )
@@ -51,6 +52,9 @@ type Options struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client; from anyone else the header is ignored.
 	TrustedProxies []netip.Prefix
+	// PoW, when enabled, asks a proof of work (the socket URL's "pow"
+	// query parameter) of every JOIN; a RESUME needs none.
+	PoW *pow.Gate
 }
 
 // DefaultOptions are the defaults of docs/protocol.md section 6.
@@ -134,7 +138,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // Accept has written the HTTP error (403 for a foreign Origin)
 	}
 	ws.SetReadLimit(protocol.MaxFrame)
-	c := &conn{s: s, ws: ws, out: make(chan []byte, s.opt.QueueLen), done: make(chan struct{})}
+	c := &conn{s: s, ws: ws, out: make(chan []byte, s.opt.QueueLen), done: make(chan struct{}), proof: r.URL.Query().Get("pow")}
 	s.mu.Lock()
 	if s.shutdown {
 		s.mu.Unlock()

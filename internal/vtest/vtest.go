@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"veil/internal/limit"
+	"veil/internal/pow"
 	"veil/internal/relay"
 	"veil/internal/room"
 	"veil/internal/web"
@@ -67,6 +68,8 @@ type Options struct {
 	Relay  relay.Options
 	// CreateRate limits room creations per client address (nil: none).
 	CreateRate *limit.Rates
+	// PoW asks a proof of work of creations and joins (nil: none).
+	PoW *pow.Gate
 }
 
 // NewServer starts a server and registers its shutdown with t.
@@ -78,8 +81,9 @@ func NewServer(t testing.TB, opt Options) *Server {
 	s := &Server{Log: &SafeBuffer{}, Wire: &SafeBuffer{}}
 	logger := slog.New(slog.NewTextHandler(s.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s.Rooms = room.NewRegistry(opt.Limits)
+	opt.Relay.PoW = opt.PoW
 	s.Relay = relay.NewServer(s.Rooms, logger, opt.Relay)
-	h := web.Handler(web.Config{Rooms: s.Rooms, Relay: s.Relay, CreateRate: opt.CreateRate, Keyer: s.Relay.Keyer()})
+	h := web.Handler(web.Config{Rooms: s.Rooms, Relay: s.Relay, CreateRate: opt.CreateRate, Keyer: s.Relay.Keyer(), PoW: opt.PoW})
 	s.HTTP = httptest.NewUnstartedServer(h)
 	s.HTTP.Listener = recordingListener{s.HTTP.Listener, s.Wire}
 	s.HTTP.Config.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelDebug)

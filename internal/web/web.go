@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"veil/internal/limit"
+	"veil/internal/pow"
 	"veil/internal/protocol"
 	"veil/internal/room"
 )
@@ -39,6 +40,9 @@ type Config struct {
 	// Keyer keys them (nil: no limit).
 	CreateRate *limit.Rates
 	Keyer      *limit.Keyer
+	// PoW, when enabled, asks a proof of work (header Veil-PoW) of every
+	// room creation; GET /api/pow hands out challenges.
+	PoW *pow.Gate
 }
 
 // Handler returns the whole HTTP surface of a veil server.
@@ -53,10 +57,22 @@ func Handler(cfg Config) http.Handler {
 	})
 	mux.HandleFunc("GET /api/config", func(w http.ResponseWriter, r *http.Request) {
 		maxTTL := cfg.Rooms.Limits().MaxTTL
+		bits := 0
+		if cfg.PoW.Enabled() {
+			bits = cfg.PoW.Bits
+		}
 		writeJSON(w, http.StatusOK, map[string]int64{
 			"max_ttl":     int64(maxTTL / time.Second),
 			"default_ttl": int64(min(time.Hour, maxTTL) / time.Second),
+			"pow":         int64(bits),
 		})
+	})
+	mux.HandleFunc("GET /api/pow", func(w http.ResponseWriter, r *http.Request) {
+		if !cfg.PoW.Enabled() {
+			writeError(w, http.StatusNotFound, "this server asks for no proof of work")
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"challenge": cfg.PoW.Challenge(time.Now()), "bits": cfg.PoW.Bits})
 	})
 	create := http.NewCrossOriginProtection().Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if cfg.CreateRate != nil && cfg.Keyer != nil {
@@ -65,6 +81,14 @@ func Handler(cfg Config) http.Handler {
 				writeError(w, le.Status, le.Msg)
 				return
 			}
+		}
+		if err := cfg.PoW.Check(r.Header.Get("Veil-PoW"), time.Now()); err != nil {
+			status := http.StatusPreconditionRequired
+			if err == pow.ErrBusy {
+				status = http.StatusServiceUnavailable
+			}
+			writeError(w, status, err.Error())
+			return
 		}
 		createRoom(cfg.Rooms, w, r)
 	}))

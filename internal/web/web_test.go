@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"veil/internal/limit"
+	"veil/internal/pow"
 	"veil/internal/room"
 	"veil/internal/vtest"
 	"veil/internal/web"
@@ -173,5 +174,48 @@ func TestRoomCreationsAreLimitedPerAddress(t *testing.T) {
 	}
 	if s.Rooms.Len() != 2 {
 		t.Fatalf("%d rooms exist, want 2", s.Rooms.Len())
+	}
+}
+
+func TestProofOfWorkChallenges(t *testing.T) {
+	s := vtest.NewServer(t, vtest.Options{PoW: pow.New(8)})
+	var cfg map[string]int
+	getJSON(t, s.URL+"/api/config", &cfg)
+	if cfg["pow"] != 8 {
+		t.Fatalf("config = %v, want pow 8", cfg)
+	}
+	var ch struct {
+		Challenge string `json:"challenge"`
+		Bits      int    `json:"bits"`
+	}
+	getJSON(t, s.URL+"/api/pow", &ch)
+	if ch.Bits != 8 || len(ch.Challenge) != 54 {
+		t.Fatalf("challenge = %+v", ch)
+	}
+	status, body := post(t, s.URL, "", createBody('a', 600, ""))
+	if status != http.StatusPreconditionRequired || !strings.Contains(body, "proof of work") {
+		t.Fatalf("create without a proof = %d %s", status, body)
+	}
+	// A server that asks for none says so.
+	plain := vtest.NewServer(t, vtest.Options{})
+	resp, err := http.Get(plain.URL + "/api/pow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("GET /api/pow without --pow = %d, want 404", resp.StatusCode)
+	}
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
 	}
 }
