@@ -18,11 +18,11 @@ import (
 // conn is one socket. The serve goroutine reads; writeLoop owns all writes.
 type conn struct {
 	// set at construction
-	s    *Server
-	ws   *websocket.Conn
-	out  chan []byte
-	done chan struct{} // closed by Close
-	proof string       // the proof of work the socket URL carried, if any
+	s     *Server
+	ws    *websocket.Conn
+	out   chan []byte
+	done  chan struct{} // closed by Close
+	proof string        // the proof of work the socket URL carried, if any
 
 	closeOnce sync.Once
 	why       *protocol.Reject // written once before done is closed
