@@ -6,6 +6,7 @@
 // give up.
 
 import { decodeServerFrame } from './protocol.js';
+import { prove } from './pow.js';
 
 /**
  * The WebSocket address of the relay serving this page.
@@ -130,17 +131,27 @@ export async function fetchConfig() {
 /**
  * POST /api/rooms. Resolves to the server's answer; rejects with an Error
  * carrying the server's human-readable reason.
+ * When the relay asks for a proof of work (428), it is done and the
+ * request sent again; o.onWork is told first so the page can say why it waits.
  * @param {{rid: string, verifier: string, owner: string, ttl: number, purge: 'anyone'|'owner', meta?: string}} body
+ * @param {{onWork?: () => void}} [o]
  * @returns {Promise<{ttl: number, expires_in_ms: number}>}
  */
-export async function postRoom(body) {
-  const res = await fetch('/api/rooms', {
+export async function postRoom(body, o = {}) {
+  /** @param {string} [proof] */
+  const post = (proof) => fetch('/api/rooms', {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
+    headers: { 'Content-Type': 'application/json', ...(proof ? { 'Veil-PoW': proof } : {}) },
     body: JSON.stringify(body),
     cache: 'no-store',
     credentials: 'omit',
   });
+  let res = await post();
+  if (res.status === 428) {
+    // The relay asks for a proof of work (docs/protocol.md section 10).
+    o.onWork?.();
+    res = await post(await prove());
+  }
   let answer = null;
   try {
     answer = await res.json();
