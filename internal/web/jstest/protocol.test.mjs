@@ -2,10 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  T, KIND, CLOSE, LEFT_REASON, HEADER_LEN, MIN_ENVELOPE, MAX_FRAME,
+  T, KIND, KIND_REPORT, CLOSE, MOD_ERROR, LEFT_REASON, HEADER_LEN, MIN_ENVELOPE, MAX_FRAME,
   encodeJoin, encodeResume, encodeEnvelopeFrame, encodePurge, encodeLogout,
+  encodeOwner, encodeKick, encodeLock, encodeActive,
   decodeServerFrame, parseHeader, encodeHeader, closeMessage,
-  encodeWelcome, encodeLeft, encodeError,
+  encodeWelcome, encodeLeft, encodeError, encodeState,
 } from '../static/js/protocol.js';
 
 /** @param {string} s */
@@ -28,11 +29,19 @@ function fakeEnvelope(o = {}) {
 }
 
 test('constants match docs/protocol.md', () => {
-  assert.deepEqual({ ...T }, { JOIN: 1, RESUME: 2, ENVELOPE: 3, PURGE: 4, LOGOUT: 5, WELCOME: 0x81, LEFT: 0x82, ERROR: 0x83 });
+  assert.deepEqual({ ...T }, {
+    JOIN: 1, RESUME: 2, ENVELOPE: 3, PURGE: 4, LOGOUT: 5, OWNER: 6, KICK: 7, LOCK: 8, ACTIVE: 9,
+    WELCOME: 0x81, LEFT: 0x82, ERROR: 0x83, STATE: 0x84,
+  });
   assert.deepEqual({ ...KIND }, { HELLO: 1, MSG: 2, DM: 3, SK: 4, DMH: 5 });
+  assert.equal(KIND_REPORT, 7);
   assert.equal(CLOSE.WRONG_PASSWORD, 4003);
   assert.equal(CLOSE.TOO_MANY, 4029);
+  assert.deepEqual([CLOSE.LOCKED, CLOSE.REMOVED, CLOSE.IDLE], [4006, 4012, 4015]);
+  assert.deepEqual({ ...MOD_ERROR }, { NOT_ALLOWED: 4010, NO_OWNER: 4014, NO_MEMBER: 4016 });
   assert.equal(LEFT_REASON[3], 'dropped');
+  assert.equal(LEFT_REASON[5], 'removed by the owner');
+  assert.equal(LEFT_REASON[6], 'idle');
   assert.equal(HEADER_LEN, 40);
   assert.equal(MIN_ENVELOPE, 132);
   assert.equal(MAX_FRAME, 1 + 40 + 12 + 65536 + 16 + 64);
@@ -46,6 +55,51 @@ test('client frames: exact bytes', () => {
   assert.equal(toHex(encodeLogout()), '05');
   const env = fakeEnvelope();
   assert.equal(toHex(encodeEnvelopeFrame(env)), '03' + toHex(env));
+});
+
+test('moderation frames (section 9): exact bytes', () => {
+  assert.equal(toHex(encodeOwner(KEY32)), '06' + toHex(KEY32));
+  assert.equal(toHex(encodeKick(0x01020304)), '0701020304');
+  assert.equal(toHex(encodeKick(0xffffffff)), '07ffffffff');
+  assert.equal(toHex(encodeLock(true)), '0801');
+  assert.equal(toHex(encodeLock(false)), '0800');
+  assert.equal(toHex(encodeActive()), '09');
+  assert.throws(() => encodeOwner(seq(31, 0)), /owner/);
+  assert.throws(() => encodeOwner(seq(33, 0)), /owner/);
+  assert.throws(() => encodeKick(0), /session 0/);
+  assert.throws(() => encodeKick(-1), /u32/);
+  assert.throws(() => encodeKick(2 ** 32), /u32/);
+  assert.throws(() => encodeKick(1.5), /u32/);
+});
+
+test('STATE: every flag combination round trips; bad lengths and unknown flags throw', () => {
+  for (const [flags, st] of /** @type {const} */ ([
+    [0, { locked: false, owner: false }], [1, { locked: true, owner: false }],
+    [2, { locked: false, owner: true }], [3, { locked: true, owner: true }]])) {
+    const b = Uint8Array.of(0x84, flags);
+    assert.deepEqual(decodeServerFrame(b), { type: 'state', ...st });
+    assert.deepEqual(encodeState(st), b);
+  }
+  assert.throws(() => decodeServerFrame(hex('84')), /truncated/);
+  assert.throws(() => decodeServerFrame(hex('840100')), /trailing/);
+  assert.throws(() => decodeServerFrame(hex('8404')), /unknown flags/);
+  assert.throws(() => decodeServerFrame(hex('84ff')), /unknown flags/);
+});
+
+test('moderation ERROR and LEFT frames decode', () => {
+  assert.deepEqual(decodeServerFrame(encodeError(4014, 'the owner is not in the room')),
+    { type: 'error', code: MOD_ERROR.NO_OWNER, reason: 'the owner is not in the room' });
+  assert.deepEqual(decodeServerFrame(encodeError(4016, 'no such member')),
+    { type: 'error', code: MOD_ERROR.NO_MEMBER, reason: 'no such member' });
+  assert.deepEqual(decodeServerFrame(hex('820000000705')), { type: 'left', session: 7, reason: 5 });
+  assert.deepEqual(decodeServerFrame(hex('820000000706')), { type: 'left', session: 7, reason: 6 });
+});
+
+test('header: kind 7 (a report) is suite 2 with to = 0', () => {
+  const h = encodeHeader({ kind: KIND_REPORT, suite: 2, rid: RID, sender: 5, epoch: 0, seq: 3n });
+  assert.equal(toHex(h), '01' + '02' + '07' + '00' + toHex(RID) + '00000005' + '00000000' + '00000000' + '0000000000000003');
+  assert.throws(() => encodeHeader({ kind: KIND_REPORT, rid: RID, sender: 5, seq: 3n }), /suite 2/);
+  assert.throws(() => encodeHeader({ kind: KIND_REPORT, suite: 2, rid: RID, sender: 5, to: 4, seq: 3n }), /"to" must be 0/);
 });
 
 test('client frames: wrong sizes throw', () => {
@@ -182,7 +236,7 @@ test('ENVELOPE from the relay', () => {
 
 test('unknown, empty, client-only and oversized frames throw', () => {
   assert.throws(() => decodeServerFrame(new Uint8Array(0)), /empty/);
-  for (const t of [0x00, 0x01, 0x02, 0x04, 0x05, 0x80, 0x84, 0xff]) {
+  for (const t of [0x00, 0x01, 0x02, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x80, 0x85, 0xff]) {
     assert.throws(() => decodeServerFrame(Uint8Array.of(t, 0, 0, 0, 0, 0)), /unknown frame type/, `type ${t}`);
   }
   assert.throws(() => decodeServerFrame(new Uint8Array(MAX_FRAME + 1)), /too large/);
@@ -197,6 +251,9 @@ test('closeMessage gives a sentence for every code', () => {
     const m = closeMessage(code, '');
     assert.match(m, /^[A-Z].*\.$/, `closeMessage(${code}) = ${JSON.stringify(m)}`);
   }
+  assert.equal(closeMessage(4012, 'removed by the owner'), 'The owner removed you from this room.');
+  assert.equal(closeMessage(4015, 'idle for too long'), 'You were disconnected after an hour without activity.');
+  assert.match(closeMessage(4006, 'room locked'), /locked/);
   assert.equal(closeMessage(4321, 'odd'), 'The connection closed: odd (code 4321).');
   assert.equal(closeMessage(4321, ''), 'The connection closed (code 4321).');
 });

@@ -283,11 +283,13 @@ export async function openChainMessage(env, o) {
  * Open a suite-2 message with a receiving chain, in the order of section
  * 7.2: header and signature first, then the chain's key for its seq, and
  * the chain moves on only if the message opened. The header's epoch is not
- * judged here: pick the chain for (sender, epoch) before calling.
+ * judged here: pick the chain for (sender, epoch) before calling. With
+ * o.keepKey the result carries a copy of the message key (for a report to
+ * the owner, section 9.3), which the caller erases.
  * @param {Uint8Array} env
  * @param {RecvChain} chain
- * @param {{edPub: Uint8Array|CryptoKey, rid?: Uint8Array, self?: number}} o
- * @returns {Promise<{header: Header, data: Uint8Array, missing: number}>}
+ * @param {{edPub: Uint8Array|CryptoKey, rid?: Uint8Array, self?: number, keepKey?: boolean}} o
+ * @returns {Promise<{header: Header, data: Uint8Array, missing: number, mk?: Uint8Array}>}
  */
 export async function openWithChain(env, chain, o) {
   const header = suite2Header(env, [KIND.MSG, KIND.DM], o);
@@ -296,7 +298,7 @@ export async function openWithChain(env, chain, o) {
   try {
     const data = await decryptEnvelope(env, await aesKey(mk));
     commit();
-    return { header, data, missing };
+    return o.keepKey ? { header, data, missing, mk: mk.slice() } : { header, data, missing };
   } finally {
     mk.fill(0);
   }

@@ -7,8 +7,9 @@
 // bytes.js (hex, base64url, byte strings), primitives.js (WebCrypto:
 // random, SHA-256, HKDF, AES, X25519), envelope.js (padding, envelopes),
 // alias.js (aliases), and for suite 2 chain.js (message chains), hpke.js
-// (RFC 9180), skdist.js (sender-key distribution) and handshake.js (the
-// DM handshake and safety codes). WebCrypto only (globalThis.crypto.subtle).
+// (RFC 9180), skdist.js (sender-key distribution), handshake.js (the
+// DM handshake and safety codes) and report.js (reports to the owner).
+// WebCrypto only (globalThis.crypto.subtle).
 // Pure: no DOM, no network, no storage. Every opener throws on anything it
 // cannot authenticate.
 
@@ -30,6 +31,9 @@ export {
 export { hpkeKeySchedule, hpkeDeriveKeyPair, hpkeSeal, hpkeOpen } from './hpke.js';
 export { EPOCH_MESSAGES, EPOCH_MS, senderKeyInfo, sealSenderKey, openSenderKey } from './skdist.js';
 export { CAP_MLKEM, sealHandshake, openHandshake, dmDerive, memberSafety } from './handshake.js';
+export {
+  MAX_NOTE, MAX_REPORTED, reportKeyPair, reportInfo, fitsReport, sealReport, reportHeader, openReport, checkReported,
+} from './report.js';
 export { SUITE2 };
 
 /** @typedef {import('./protocol.js').Header} Header */

@@ -1,14 +1,18 @@
 // @ts-check
 // protocol.js: the veil wire format, version 1 (docs/protocol.md sections 4,
-// 5 and 7). Frames in both directions and the 40-byte envelope header. Pure: no
+// 5, 7 and 9). Frames in both directions and the 40-byte envelope header. Pure: no
 // DOM, no network, no crypto; every decoder throws on malformed input instead
 // of guessing.
 
 /** Frame types (first byte of every WebSocket message). */
 export const T = Object.freeze({
-  JOIN: 1, RESUME: 2, ENVELOPE: 3, PURGE: 4, LOGOUT: 5,
-  WELCOME: 0x81, LEFT: 0x82, ERROR: 0x83,
+  JOIN: 1, RESUME: 2, ENVELOPE: 3, PURGE: 4, LOGOUT: 5, OWNER: 6, KICK: 7, LOCK: 8, ACTIVE: 9,
+  WELCOME: 0x81, LEFT: 0x82, ERROR: 0x83, STATE: 0x84,
 });
+
+/** Flags of a STATE frame (section 4.2): the room is locked; this session is an owner. */
+export const STATE_LOCKED = 1;
+export const STATE_OWNER = 2;
 
 /**
  * Envelope kinds (header byte 2): hello, group message, direct message,
@@ -24,6 +28,14 @@ export const KIND = Object.freeze({ HELLO: 1, MSG: 2, DM: 3, SK: 4, DMH: 5 });
  */
 export const KIND_CHUNK = 6;
 export const FLAG_LAST = 1;
+
+/**
+ * A report to the owner (section 9.3): kind 7, suite 2, "to" 0 like kinds 1
+ * and 2 (the relay hands it to owner sessions only), epoch 0, seq the
+ * sender's control counter. Kept apart from KIND like KIND_CHUNK:
+ * encodeHeader writes it, headerProblem judges kinds 1 to 5 only.
+ */
+export const KIND_REPORT = 7;
 
 /**
  * Whether an envelope of this kind is addressed to one member (its "to" is
@@ -49,9 +61,17 @@ export function isKnownKind(kind) {
 export const CLOSE = Object.freeze({
   LOGGED_OUT: 1000, GOING_AWAY: 1001, TOO_LARGE: 1009,
   BAD_FRAME: 4000, BAD_ENVELOPE: 4001, WRONG_PASSWORD: 4003, NOT_FOUND: 4004,
-  ROOM_FULL: 4005, SESSION_ENDED: 4007, EXPIRED: 4008, PURGED: 4009,
-  NOT_ALLOWED: 4010, TOO_SLOW: 4011, TOO_MANY: 4029,
+  ROOM_FULL: 4005, LOCKED: 4006, SESSION_ENDED: 4007, EXPIRED: 4008, PURGED: 4009,
+  NOT_ALLOWED: 4010, TOO_SLOW: 4011, REMOVED: 4012, IDLE: 4015, TOO_MANY: 4029,
 });
+
+/**
+ * Codes of ERROR frames about moderation (section 9): a report while no
+ * owner is in the room (4014), a KICK of a session that is not there
+ * (4016). 4010 (NOT_ALLOWED) also answers an OWNER with a wrong key and a
+ * KICK or LOCK from a session that is not an owner.
+ */
+export const MOD_ERROR = Object.freeze({ NOT_ALLOWED: 4010, NO_OWNER: 4014, NO_MEMBER: 4016 });
 
 /**
  * Codes of ERROR frames about files (section 8.3): a transfer skipped for
@@ -61,7 +81,9 @@ export const CLOSE = Object.freeze({
 export const FILE_ERROR = Object.freeze({ SKIPPED: 4011, TOO_LARGE: 4013 });
 
 /** Reasons carried by a LEFT frame. @type {Readonly<Record<number, string>>} */
-export const LEFT_REASON = Object.freeze({ 1: 'left', 2: 'logged out', 3: 'dropped', 4: 'too slow' });
+export const LEFT_REASON = Object.freeze({
+  1: 'left', 2: 'logged out', 3: 'dropped', 4: 'too slow', 5: 'removed by the owner', 6: 'idle',
+});
 
 /** Length of the envelope header, which is also the AEAD's associated data. */
 export const HEADER_LEN = 40;
@@ -105,7 +127,8 @@ export const MAX_META = 1024;
  *   | {type: 'welcome', session: number, token: Uint8Array, remainingMs: number,
  *      policy: 'anyone'|'owner', meta: Uint8Array, members: {session: number, hello: Uint8Array}[]}
  *   | {type: 'left', session: number, reason: number}
- *   | {type: 'error', code: number, reason: string}} ServerFrame
+ *   | {type: 'error', code: number, reason: string}
+ *   | {type: 'state', locked: boolean, owner: boolean}} ServerFrame
  */
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -192,6 +215,45 @@ export function encodePurge(owner) {
  */
 export function encodeLogout() {
   return frame(T.LOGOUT);
+}
+
+/**
+ * OWNER: prove this session holds the room's owner key (section 9.1).
+ * @param {Uint8Array} owner 32 bytes
+ * @returns {Uint8Array}
+ */
+export function encodeOwner(owner) {
+  need(owner, OWNER_LEN, 'owner');
+  return frame(T.OWNER, owner);
+}
+
+/**
+ * KICK: remove a member (owner sessions only, section 9.2).
+ * @param {number} session the member's session id, not 0
+ * @returns {Uint8Array}
+ */
+export function encodeKick(session) {
+  if (u32(session, 'session') === 0) throw new Error('kick: session 0');
+  const out = frame(T.KICK, new Uint8Array(4));
+  new DataView(out.buffer).setUint32(1, session);
+  return out;
+}
+
+/**
+ * LOCK: refuse (true) or allow (false) new joins (owner sessions only).
+ * @param {boolean} locked
+ * @returns {Uint8Array}
+ */
+export function encodeLock(locked) {
+  return frame(T.LOCK, Uint8Array.of(locked ? 1 : 0));
+}
+
+/**
+ * ACTIVE: the person is still there (section 6, idle sessions).
+ * @returns {Uint8Array}
+ */
+export function encodeActive() {
+  return frame(T.ACTIVE);
 }
 
 /** A bounds-checked big-endian reader over one frame. */
@@ -289,6 +351,12 @@ export function decodeServerFrame(buf) {
       }
       return { type: 'error', code, reason };
     }
+    case T.STATE: {
+      const flags = r.u8();
+      r.end();
+      if (flags & ~(STATE_LOCKED | STATE_OWNER)) throw new Error(`state: unknown flags ${flags}`);
+      return { type: 'state', locked: (flags & STATE_LOCKED) !== 0, owner: (flags & STATE_OWNER) !== 0 };
+    }
     default:
       throw new Error(`unknown frame type 0x${type.toString(16).padStart(2, '0')}`);
   }
@@ -362,6 +430,15 @@ export function encodeError(code, reason) {
 }
 
 /**
+ * Encode a STATE frame (for tests and fakes).
+ * @param {{locked: boolean, owner: boolean}} st
+ * @returns {Uint8Array}
+ */
+export function encodeState(st) {
+  return Uint8Array.of(T.STATE, (st.locked ? STATE_LOCKED : 0) | (st.owner ? STATE_OWNER : 0));
+}
+
+/**
  * Read the 40-byte header of an envelope. It checks only the length (at
  * least 132 bytes: header, nonce, GCM tag, signature); version, suite and
  * kind are returned as found for the caller to judge.
@@ -389,16 +466,18 @@ export function parseHeader(envelope) {
 
 /**
  * Write an envelope header: version 1, flags 0, suite 1 unless h.suite says
- * 2. Kinds 3, 4 and 5 need a non-zero "to"; kinds 1 and 2 need to = 0.
+ * 2. Kinds 3, 4 and 5 need a non-zero "to"; kinds 1, 2 and 7 (a report, in
+ * suite 2 only) need to = 0.
  * @param {{kind: number, rid: Uint8Array, sender: number, to?: number, epoch?: number, seq: number|bigint,
  *          suite?: number}} h
  * @returns {Uint8Array} 40 bytes
  */
 export function encodeHeader(h) {
   need(h.rid, RID_LEN, 'rid');
-  if (!isKnownKind(h.kind)) throw new Error(`unknown kind ${h.kind}`);
+  if (!isKnownKind(h.kind) && h.kind !== KIND_REPORT) throw new Error(`unknown kind ${h.kind}`);
   const suite = h.suite ?? SUITE;
   if (suite !== SUITE && suite !== SUITE2) throw new Error(`unknown suite ${suite}`);
+  if (h.kind === KIND_REPORT && suite !== SUITE2) throw new Error('kind 7 is suite 2 only');
   const to = u32(h.to ?? 0, 'to');
   if (isDirected(h.kind) ? to === 0 : to !== 0) {
     throw new Error(`kind ${h.kind}: "to" must be ${isDirected(h.kind) ? 'a member' : '0'}`);
@@ -486,11 +565,14 @@ const CLOSE_TEXT = Object.freeze({
   4003: 'Wrong password.',
   4004: 'This room does not exist any more: it expired, was purged, or the link is wrong.',
   4005: 'This room is full.',
+  4006: 'This room is locked: the owner is not letting anyone new join right now.',
   4007: 'Your session has ended. Open the link again to rejoin.',
   4008: 'This room has expired. Everything in it is gone.',
   4009: 'This room was purged. Everything in it is gone.',
   4010: 'You are not allowed to do that in this room.',
   4011: 'Your connection could not keep up with the room, so the server closed it.',
+  4012: 'The owner removed you from this room.',
+  4015: 'You were disconnected after an hour without activity.',
   4029: 'Too many wrong attempts for this room. Wait a minute and try again.',
 });
 
