@@ -59,6 +59,22 @@ func (m *Model) submit(line string) tea.Cmd {
 		return m.save(rest)
 	case "/purge":
 		return m.purge(rest)
+	case "/owner":
+		return m.claimOwner(rest)
+	case "/kick":
+		return m.kick(rest)
+	case "/lock":
+		return m.lock(true)
+	case "/unlock":
+		return m.lock(false)
+	case "/report":
+		return m.report(rest)
+	case "/mute":
+		m.mute(rest)
+	case "/unmute":
+		m.unmute(rest)
+	case "/filter":
+		m.filterCommand(rest)
 	case "/leave", "/quit", "/exit":
 		return m.finish(Result{Ending: Left})
 	case "/logout":
@@ -85,6 +101,14 @@ const helpText = `Commands:
   /dmfile ALIAS PATH   send a file to one member
   /save N [DIR]        write received file N into DIR (default: the current directory)
   /purge [KEY]         end the room for everyone (KEY: the owner key, when only the owner may)
+  /report ALIAS [NOTE] report ALIAS's last message on the screen to the room's owner
+  /mute ALIAS          hide a member's messages and files here (/unmute ALIAS shows them)
+  /filter add WORDS    hide messages with any of these words here (commas between phrases);
+                       /filter list, /filter clear
+Owner only:
+  /owner KEY           prove the owner key (or start with --owner-key-file)
+  /kick ALIAS          remove a member from the room
+  /lock, /unlock       keep anyone new from joining, or let them in again
   /leave, /quit        leave the room (Ctrl+C too)
   /logout              end your session for good
   /help                this list

@@ -114,6 +114,13 @@ func (m *Model) fileEvent(e client.Event) {
 		x.got = min(e.Progress, x.size)
 	case "file":
 		delete(m.incoming, k)
+		if _, muted := m.muted[e.From.Fingerprint]; muted {
+			// Hidden, so not held either: a muted member's files would
+			// push out the ones worth keeping.
+			clear(e.Data)
+			x.state, x.why = xFailed, "not kept: you muted its sender"
+			break
+		}
 		m.fileSeq++
 		x.n, x.state, x.got, x.data = m.fileSeq, xReceived, x.size, e.Data
 		m.received = append(m.received, x)

@@ -44,7 +44,7 @@ const (
 )
 
 // Styles that carry meaning also carry a text marker ("--", "!", "[DM]",
-// "file #N", "✓"), so nothing is lost without colour. Message text itself
+// "file #N", "✓", "REPORT", "owner", "locked"), so nothing is lost without colour. Message text itself
 // keeps the terminal's own colours.
 var (
 	styleHeader  = lipgloss.NewStyle().Bold(true)
@@ -58,6 +58,10 @@ var (
 	styleFaint   = lipgloss.NewStyle().Foreground(lipgloss.Color(colorGrey))
 	styleOK      = lipgloss.NewStyle().Foreground(lipgloss.Color(colorGreen)).Bold(true)
 	stylePrompt  = lipgloss.NewStyle().Bold(true)
+	styleHidden  = lipgloss.NewStyle().Foreground(lipgloss.Color(colorGrey)).Faint(true)
+	styleReport  = lipgloss.NewStyle().Foreground(lipgloss.Color(colorRed)).Reverse(true).Bold(true)
+	styleOwner   = lipgloss.NewStyle().Reverse(true).Bold(true)
+	styleLocked  = lipgloss.NewStyle().Foreground(lipgloss.Color(colorAmber)).Reverse(true).Bold(true)
 )
 
 func styleMember(fingerprint string) lipgloss.Style {

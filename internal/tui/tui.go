@@ -3,7 +3,8 @@
 // scrollback, a member list with fingerprints, safety codes and verified
 // marks, an input line with slash commands, the room's countdown, and the
 // room-life events of the web client (purge, expiry and logout wipe the
-// screen). Every string a peer controls is shown as plain text: Markdown is
+// screen), and moderation: the owner's kick, lock and reports, and each
+// person's own mute and word filter, which stay on this screen. Every string a peer controls is shown as plain text: Markdown is
 // not interpreted, and escape sequences and control characters never reach
 // the terminal. Files come and go in memory: it writes to disk only when the
 // person asks, with /save. It does not dial, parse flags, read passwords or
@@ -41,13 +42,30 @@ type Room interface {
 	Logout(ctx context.Context) error
 	Purge(ctx context.Context, owner *[32]byte) error
 	Close() error
+
+	// Moderation (docs/protocol.md 9). A "state" event follows ClaimOwner
+	// with a right key and every Lock; Kick's result is the member's leave.
+	ClaimOwner(ctx context.Context, key [32]byte) error
+	Kick(ctx context.Context, session uint32) error
+	Lock(ctx context.Context, locked bool) error
+	// Active tells the relay the person is there, so the session is not
+	// closed as idle.
+	Active(ctx context.Context) error
+	// Report sends the received message id to the owner; Forget erases what
+	// reporting it needs, once it left the screen.
+	Report(ctx context.Context, id, note string) error
+	Forget(id string)
+	CanReport() bool
+	IsOwner() bool
+	Locked() bool
 }
 
 // Config describes the session to show.
 type Config struct {
 	Room Room
-	// Owner is the room's owner key (from --owner-key-file); /purge sends
-	// it when given none. Nil: none.
+	// Owner is the room's owner key (from --owner-key-file): the session
+	// claims ownership with it as it starts, and /purge sends it when given
+	// none. Nil: none.
 	Owner *[32]byte
 	// Now is the clock for message times; nil means time.Now.
 	Now func() time.Time
@@ -82,6 +100,10 @@ const (
 	codePurged       = 4009
 	codeNotAllowed   = 4010
 	codeTooSlow      = 4011
+	codeRemoved      = 4012
+	codeNoOwner      = 4014
+	codeIdle         = 4015
+	codeNoMember     = 4016
 )
 
 // Wiped reports whether the ending wiped the screen: the room was purged
@@ -119,6 +141,10 @@ func (r Result) Message() string {
 		return "This room was purged. Everything in it is gone."
 	case codeTooSlow:
 		return "Your connection could not keep up with the room, so the server closed it."
+	case codeRemoved:
+		return "The owner removed you from this room."
+	case codeIdle:
+		return "You were disconnected after a long time without activity."
 	}
 	if r.Reason != "" {
 		return fmt.Sprintf("The connection closed: %s (code %d).", r.Reason, r.Code)
@@ -158,6 +184,14 @@ type Model struct {
 	fileQueue []*xfer               // files waiting to be sent, one at a time
 	sending   *xfer                 // the file being read or sent, or nil
 
+	// moderation (moderation.go)
+	isOwner, locked bool
+	claim           *[32]byte         // a key sent with /owner, not yet confirmed
+	kicking         map[uint32]bool   // sessions this owner asked the relay to remove
+	muted           map[string]string // fingerprint to cleaned alias: hidden here
+	filter          []string          // the word filter's entries, folded; empty: off
+	lastActive      time.Time         // when ACTIVE was last sent (or the session began)
+
 	dmShown    map[uint32]string // the DM safety code last announced per session
 	dmPending  map[uint32]bool   // DMs sent whose safety code is not known yet
 	loggingOut bool
@@ -190,10 +224,12 @@ const actionTimeout = 20 * time.Second
 // New returns the model for cfg.
 func New(cfg Config) *Model {
 	m := &Model{room: cfg.Room, owner: cfg.Owner, now: cfg.Now, timer: tea.Tick, dmShown: map[uint32]string{}, dmPending: map[uint32]bool{},
-		incoming: map[transferKey]*xfer{}, maxHeld: maxHeld}
+		incoming: map[transferKey]*xfer{}, maxHeld: maxHeld, kicking: map[uint32]bool{}, muted: map[string]string{}}
 	if m.now == nil {
 		m.now = time.Now
 	}
+	m.lastActive = m.now()
+	m.isOwner, m.locked = m.room.IsOwner(), m.room.Locked()
 	m.input = newInput()
 	m.members = m.room.Members()
 	m.name = clean(m.room.RoomName(), false)
@@ -210,8 +246,9 @@ func New(cfg Config) *Model {
 // Result returns how the session ended, or Running.
 func (m *Model) Result() Result { return m.result }
 
-// Init starts the one-second tick.
-func (m *Model) Init() tea.Cmd { return m.tick() }
+// Init starts the one-second tick and, given the owner key, claims
+// ownership.
+func (m *Model) Init() tea.Cmd { return tea.Batch(m.tick(), m.claimAtStart()) }
 
 func (m *Model) tick() tea.Cmd {
 	return m.timer(time.Second, func(t time.Time) tea.Msg { return tickMsg(t) })
@@ -264,10 +301,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case logoutTimeout:
 		return m, m.finish(Result{Ending: LoggedOut})
 	case tea.KeyPressMsg:
-		return m, m.key(msg)
+		return m, tea.Batch(m.touch(), m.key(msg))
 	case tea.PasteMsg:
 		m.input.Update(msg)
-		return m, nil
+		return m, m.touch()
 	}
 	return m, nil
 }
@@ -310,22 +347,32 @@ func (m *Model) event(e client.Event) tea.Cmd {
 		delete(m.dmPending, e.From.Session)
 		m.senderLeft(e.From.Session)
 		how := map[string]string{"left": "left", "logged out": "logged out", "dropped": "lost the connection and left",
-			"too slow": "could not keep up and was dropped"}[e.Text]
+			"too slow": "could not keep up and was dropped", "removed by the owner": "was removed by the owner",
+			"idle": "left (idle)"}[e.Text]
 		if how == "" {
 			how = "left"
 		}
-		m.notice(from + " " + how)
+		if e.Text == "removed by the owner" && m.kicking[e.From.Session] {
+			m.notice(fmt.Sprintf("You removed %s from the room. They still have the link: /lock keeps anyone new out.", from))
+		} else {
+			m.notice(from + " " + how)
+		}
+		delete(m.kicking, e.From.Session)
 	case "msg":
-		m.add(entry{kind: kindMsg, from: e.From, text: clean(e.Text, true), expires: m.expiry(e.TTL)})
+		m.add(entry{kind: kindMsg, from: e.From, id: e.ID, text: clean(e.Text, true), expires: m.expiry(e.TTL)})
 	case "dm":
 		if e.Safety != "" && m.dmShown[e.From.Session] != e.Safety {
 			m.dmShown[e.From.Session] = e.Safety
 			delete(m.dmPending, e.From.Session)
 			m.notice(dmSafetyNotice(from, e.Safety, e.Hybrid))
 		}
-		m.add(entry{kind: kindDMIn, from: e.From, text: clean(e.Text, true), expires: m.expiry(e.TTL)})
+		m.add(entry{kind: kindDMIn, from: e.From, id: e.ID, text: clean(e.Text, true), expires: m.expiry(e.TTL)})
 	case "file-offer", "file-progress", "file", "file-failed":
 		m.fileEvent(e)
+	case "state":
+		m.state(e.Owner, e.Locked)
+	case "report":
+		m.reported(e)
 	case "gap":
 		what := "messages"
 		if e.Missing == 1 {
@@ -345,12 +392,20 @@ func (m *Model) event(e client.Event) tea.Cmd {
 			// Something addressed to a member who had just left (a key, a
 			// handshake or a DM).
 			m.notice("Not delivered: " + clean(e.Text, false) + ".")
+		} else if e.Code == codeNotAllowed && e.Text == "wrong owner key" {
+			m.claim = nil
+			m.warn("The owner key was refused: it is not this room's owner key.")
 		} else if e.Code == codeNotAllowed {
 			hint := ""
 			if strings.Contains(e.Text, "owner") {
-				hint = " Give the owner key: /purge OWNER-KEY, or start veil chat with --owner-key-file."
+				hint = " Give the owner key: /owner KEY (or /purge KEY), or start veil chat with --owner-key-file."
 			}
 			m.warn("Not allowed: " + clean(e.Text, false) + "." + hint)
+		} else if e.Code == codeNoOwner {
+			m.warn("Your report reached nobody: the owner is not in the room right now.")
+		} else if e.Code == codeNoMember {
+			clear(m.kicking)
+			m.warn("Not removed: that member is not in the room any more.")
 		} else if e.Code == codeTooSlow {
 			// The relay skips a file's chunks for a member who reads too
 			// slowly rather than hold up the room; the file then fails.
@@ -441,6 +496,7 @@ func (m *Model) expire() {
 		if !e.expires.IsZero() {
 			changed = true // the remaining time shown changes too
 			if !now.Before(e.expires) {
+				m.forget(e)
 				continue
 			}
 		}
@@ -501,6 +557,7 @@ func (m *Model) add(e entry) {
 	before := len(m.layout())
 	m.entries = append(m.entries, e)
 	if len(m.entries) > maxEntries {
+		m.forget(m.entries[0])
 		m.entries[0] = entry{}
 		m.entries = m.entries[1:]
 	}

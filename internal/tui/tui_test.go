@@ -44,6 +44,17 @@ type fakeRoom struct {
 	files     []sentFile
 	fileErr   error
 	events    chan client.Event // closed by Close, as client.Client does
+
+	claims    [][32]byte
+	kicks     []uint32
+	locks     []bool
+	actives   int
+	reports   []string // "id|note"
+	reportErr error
+	forgotten []string
+	noReports bool // the room takes no reports
+	owner     bool
+	locked    bool
 }
 
 // sentFile is one SendFile call.
@@ -144,6 +155,54 @@ func (f *fakeRoom) Purge(_ context.Context, owner *[32]byte) error {
 	f.purges = append(f.purges, owner)
 	return nil
 }
+
+func (f *fakeRoom) ClaimOwner(_ context.Context, key [32]byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.claims = append(f.claims, key)
+	return nil
+}
+
+func (f *fakeRoom) Kick(_ context.Context, s uint32) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.kicks = append(f.kicks, s)
+	return nil
+}
+
+func (f *fakeRoom) Lock(_ context.Context, locked bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.locks = append(f.locks, locked)
+	return nil
+}
+
+func (f *fakeRoom) Active(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.actives++
+	return nil
+}
+
+func (f *fakeRoom) Report(_ context.Context, id, note string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.reportErr != nil {
+		return f.reportErr
+	}
+	f.reports = append(f.reports, id+"|"+note)
+	return nil
+}
+
+func (f *fakeRoom) Forget(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.forgotten = append(f.forgotten, id)
+}
+
+func (f *fakeRoom) CanReport() bool { f.mu.Lock(); defer f.mu.Unlock(); return !f.noReports }
+func (f *fakeRoom) IsOwner() bool   { f.mu.Lock(); defer f.mu.Unlock(); return f.owner }
+func (f *fakeRoom) Locked() bool    { f.mu.Lock(); defer f.mu.Unlock(); return f.locked }
 
 func (f *fakeRoom) join(m client.Member) {
 	f.mu.Lock()
@@ -461,7 +520,8 @@ func TestCommands(t *testing.T) {
 	if !strings.Contains(ansi.Strip(screen(m)), "✓ big bob") {
 		t.Errorf("the member list has no verified mark:\n%s", ansi.Strip(screen(m)))
 	}
-	if out := step("/help"); !strings.Contains(out, "/dm ALIAS TEXT") || !strings.Contains(out, "/logout") {
+	if out := step("/help"); !strings.Contains(out, "/dm ALIAS TEXT") || !strings.Contains(out, "/logout") || !strings.Contains(out, "/kick ALIAS") ||
+		!strings.Contains(out, "/report ALIAS [NOTE]") || !strings.Contains(out, "/filter add WORDS") || !strings.Contains(out, "/mute ALIAS") {
 		t.Errorf("/help said %q", out)
 	}
 	if out := step("/frobnicate"); !strings.Contains(out, "Unknown command /frobnicate") || !strings.Contains(out, "/verify ALIAS") {
@@ -534,6 +594,8 @@ func TestRoomEndings(t *testing.T) {
 		{"going away", 1001, Closed, false, "The server is restarting or shutting down."},
 		{"session ended", 4007, Closed, false, "Your session has ended."},
 		{"too slow", 4011, Closed, false, "could not keep up"},
+		{"removed", 4012, Closed, false, "The owner removed you from this room."},
+		{"idle", 4015, Closed, false, "You were disconnected after a long time without activity."},
 		{"lost", 0, Lost, false, "The connection to the server was lost"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -22,6 +22,8 @@ const (
 	kindWarning                  // gaps, refusals, reconnecting
 	kindError                    // a command that failed
 	kindFile                     // a file from a member (only through x)
+	kindReport                   // a report to the owner: from wrote text, reporter added note
+	kindHidden                   // a line in place of what mute or the word filter hides
 )
 
 // entry is one item of the message pane. Peer text in it is already
@@ -31,10 +33,14 @@ type entry struct {
 	at      time.Time
 	from    client.Member // the sender; for kindDMOut the recipient
 	self    bool
+	id      string // a received message's id, for /report
 	text    string
 	expires time.Time // zero: stays
 	x       *xfer     // a file: the entry shows its state (file.go)
 	repeat  int       // a warning: how many more times it came
+
+	reporter client.Member // kindReport: who reported it
+	note     string        // kindReport: the reporter's note, cleaned
 }
 
 // Layout constants.
@@ -75,7 +81,7 @@ func (m *Model) layout() []string {
 		return m.lines
 	}
 	lines := []string{}
-	for _, e := range m.entries {
+	for _, e := range m.shown() {
 		lines = append(lines, m.renderEntry(e, w)...)
 	}
 	m.lines, m.linesWidth = lines, w
@@ -113,6 +119,14 @@ func (m *Model) renderEntry(e entry, w int) []string {
 		head = []segment{{"[DM]", styleDM}, {" you → ", plain}, {clean(e.from.Alias, false), styleMember(e.from.Fingerprint)}, {": ", plain}}
 	case kindFile:
 		head = []segment{{label, styleFile}, {" from ", plain}, {clean(e.x.peer.Alias, false), styleMember(e.x.peer.Fingerprint)}, {": ", plain}}
+	case kindReport:
+		head = []segment{{"REPORT", styleReport}, {" from ", plain}, {clean(e.reporter.Alias, false), styleMember(e.reporter.Fingerprint)},
+			{": ", plain}, {clean(e.from.Alias, false), styleMember(e.from.Fingerprint)}, {" (" + e.from.Fingerprint + ") wrote: ", plain}}
+		if e.note != "" {
+			text += " — note: " + e.note
+		}
+	case kindHidden:
+		style = &styleHidden
 	case kindNotice:
 		text, style = "-- "+text, &styleNotice
 	case kindWarning:
@@ -141,8 +155,8 @@ func (m *Model) renderEntry(e entry, w int) []string {
 		out = append(out, wrap(para, bw)...)
 	}
 	for i, line := range out {
-		if i == 0 && len(head) > 0 && strings.HasPrefix(line, headPlain.String()) {
-			line = renderSegments(head) + line[headPlain.Len():]
+		if i == 0 && len(head) > 0 {
+			line = renderHead(head, line)
 		} else if style != nil {
 			line = style.Render(line)
 		}
@@ -162,12 +176,23 @@ type segment struct {
 
 var plain = lipgloss.NewStyle()
 
-func renderSegments(ss []segment) string {
+// renderHead styles the segments of head that start line, the first line
+// of an entry; a head longer than the line is styled as far as it goes.
+func renderHead(head []segment, line string) string {
 	var b strings.Builder
-	for _, s := range ss {
-		b.WriteString(s.style.Render(s.text))
+	for _, s := range head {
+		if strings.HasPrefix(line, s.text) {
+			b.WriteString(s.style.Render(s.text))
+			line = line[len(s.text):]
+			continue
+		}
+		if line != "" && strings.HasPrefix(s.text, line) {
+			b.WriteString(s.style.Render(line))
+			line = ""
+		}
+		break
 	}
-	return b.String()
+	return b.String() + line
 }
 
 // View renders the screen: header, rule, message pane (and member list on
@@ -243,7 +268,8 @@ func (m *Model) rule(paneW, panelW int, joint, hint string) string {
 }
 
 // header is the top line: the room's name, this member's alias and
-// fingerprint on the left, the room's remaining life on the right.
+// fingerprint on the left; on the right the owner and locked badges and the
+// room's remaining life.
 func (m *Model) header() string {
 	left := styleHeader.Render("veil")
 	if m.name != "" {
@@ -256,6 +282,12 @@ func (m *Model) header() string {
 		right = styleWarning.Render(right)
 	} else {
 		right = styleHeader.Render(right)
+	}
+	if m.locked {
+		right = styleLocked.Render(" locked ") + " " + right
+	}
+	if m.isOwner {
+		right = styleOwner.Render(" owner ") + " " + right
 	}
 	room := m.width - ansi.StringWidth(right) - 1
 	if room < 8 {
