@@ -33,18 +33,36 @@ Type a message and Enter to send it to the room, or a command:
                        directory), mode 0600, never over an existing file
   /purge [KEY]         end the room for everyone (KEY, or --owner-key-file,
                        when only the owner may purge)
+  /report ALIAS [NOTE] report ALIAS's last message on the screen to the
+                       room's owner; nobody else learns of it
+  /mute ALIAS          hide a member's messages and files on this screen;
+                       nobody is told (/unmute ALIAS shows them again)
+  /filter add WORDS    hide messages with any of these words on this screen
+                       (commas between phrases). Off until you add words,
+                       kept in memory only; /filter list, /filter clear
   /leave, /quit        leave the room (Ctrl+C too)
   /logout              end your session for good
   /help                list the commands
+
+The room's owner (started with --owner-key-file, or after /owner KEY) sees
+"owner" in the header and receives members' reports, marked REPORT, with the
+reported text, its sender's alias and fingerprint and the note. Only the
+owner may:
+  /owner KEY           prove the owner key from inside the chat
+  /kick ALIAS          remove a member from the room (they keep the link:
+                       lock the room to keep them out)
+  /lock, /unlock       keep anyone new from joining, or let them in again;
+                       everyone sees "locked" in the header
 
 Files are encrypted end to end and relayed, never stored. Received files
 are listed in the message pane as "file #N" and held in memory (up to
 256 MiB, the oldest let go first) until you /save them or the room ends.
 
 A purge, the room's expiry and /logout wipe the screen, as in the web
-client. A room with a password takes it from --password-file, else
-$VEIL_PASSWORD, else a prompt; never from the command line. NO_COLOR set to
-anything turns colour off.
+client. The server ends a session after a long time without a key press
+(an hour by default). A room with a password takes it from --password-file,
+else $VEIL_PASSWORD, else a prompt; never from the command line. NO_COLOR
+set to anything turns colour off.
 
 Flags:
 `
@@ -55,8 +73,9 @@ Exit codes:
   1  runtime failure: cannot connect, the connection was lost for good, or
      the server shut down
   2  usage: bad flags, arguments, link or owner key, or no terminal
-  3  refused: room not found, wrong password, room full, too many attempts,
-     or your session ended
+  3  refused: room not found, wrong password, room full, room locked, too
+     many attempts; or your session ended: the owner removed you, or you
+     were idle too long
   4  the room ended: purged or expired
 `
 
@@ -70,7 +89,7 @@ func chat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	fs.SetOutput(stderr)
 	var o joinOptions
 	o.register(fs)
-	ownerFile := fs.String("owner-key-file", "", "read the room's owner key from `FILE`, for /purge")
+	ownerFile := fs.String("owner-key-file", "", "read the room's owner key from `FILE`: join as the owner (/kick, /lock, reports) and /purge with it")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, chatHelp)
 		fs.PrintDefaults()

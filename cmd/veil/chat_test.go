@@ -45,6 +45,7 @@ func TestChatHelp(t *testing.T) {
 	}
 	for _, want := range []string{"Usage: veil chat [flags] LINK", "-alias", "-proxy", "-password-file", "-owner-key-file",
 		"/dm ALIAS TEXT", "/who", "/verify ALIAS", "/file PATH", "/dmfile ALIAS PATH", "/save N [DIR]", "/purge [KEY]", "/leave", "/logout", "/help", "NO_COLOR",
+		"/owner KEY", "/kick ALIAS", "/lock, /unlock", "/report ALIAS [NOTE]", "/mute ALIAS", "/unmute ALIAS", "/filter add WORDS", "/filter list", "/filter clear",
 		"Exit codes:", "0  you left", "1  runtime failure", "2  usage", "3  refused", "4  the room ended"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("veil chat --help lacks %q:\n%s", want, stderr)
@@ -111,7 +112,7 @@ func TestChatRefusals(t *testing.T) {
 		code int
 		want string
 	}{
-		"wrong password": {[]string{"--password-file", writeFile(t, "pw", "wrong\n"), locked.Link}, exitRefused, "wrong password"},
+		"wrong password": {[]string{"--password-file", writeFile(t, "pw", "wrong\n"), locked.Link}, exitRefused, "Wrong password."},
 		"no password":    {[]string{locked.Link}, exitUsage, "needs a password"},
 		"room gone":      {[]string{gone.Link}, exitRefused, "does not exist any more"},
 		"unreachable":    {[]string{unreachable}, exitFailure, "veil chat:"},

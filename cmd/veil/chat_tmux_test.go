@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -377,5 +378,69 @@ func TestChatInTmuxFiles(t *testing.T) {
 	}
 	if all := p.everything(); strings.Contains(all, "random.bin") {
 		t.Errorf("the file list is still on the terminal after leaving:\n%s", all)
+	}
+}
+
+// TestChatInTmuxModeration: an owner's veil chat (--owner-key-file) and a
+// member's, with a Go troll. The member reports the troll; the owner reads
+// the report, removes the troll, locks the room and removes the member,
+// whose chat says so and exits 3.
+func TestChatInTmuxModeration(t *testing.T) {
+	veil := veilBinary(t)
+	s := vtest.NewServer(t, vtest.Options{})
+	rm := s.CreateRoom(t, vtest.CreateOptions{Name: "moderated"})
+	keyFile := writeFile(t, "owner.txt", "owner key: "+base64.RawURLEncoding.EncodeToString(rm.Owner[:])+"\n")
+	troll, err := client.Dial(t.Context(), client.Config{Link: rm.Link, Alias: "troll"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer troll.Close()
+
+	owner := startTmux(t, 120, 35, nil, veil, "chat", "--alias", "olga", "--owner-key-file", keyFile, rm.Link)
+	owner.waitScreen(" owner ", "Members (2)")
+	owner.waitPane("You are the owner of this room")
+	expectEvent(t, troll, "join", "")
+	member := startTmux(t, 120, 35, nil, veil, "chat", "--alias", "mia", rm.Link)
+	member.waitScreen("Members (3)")
+	owner.waitScreen("Members (3)")
+	if strings.Contains(strings.SplitN(member.screen(), "\n", 2)[0], "owner") {
+		t.Fatalf("the member's header shows the owner badge:\n%s", member.screen())
+	}
+	expectEvent(t, troll, "join", "")
+
+	if err := troll.Say(t.Context(), "you are all \x1b[31midiots\u202e", 0); err != nil {
+		t.Fatal(err)
+	}
+	member.waitScreen("<troll> you are all idiots")
+	member.typeLine("/report troll abusive, twice now")
+	member.waitPane("Reported to the owner: troll's message “you are all idiots”.")
+	owner.waitPane("REPORT from mia: troll (" + troll.Fingerprint() + ") wrote: you are all idiots — note: abusive, twice now")
+
+	owner.typeLine("/kick troll")
+	if e := expectEvent(t, troll, "closed", ""); e.Code != 4012 {
+		t.Fatalf("the troll got %+v", e)
+	}
+	owner.waitPane("You removed troll from the room.")
+	member.waitPane("troll was removed by the owner")
+
+	owner.typeLine("/lock")
+	owner.waitScreen(" owner   locked ")
+	member.waitScreen(" locked ")
+	member.waitPane("The room is locked: nobody new can join.")
+	if _, err := client.Dial(t.Context(), client.Config{Link: rm.Link, Alias: "troll-again"}); err == nil || !strings.Contains(err.Error(), "room locked") {
+		t.Fatalf("a join of the locked room: %v", err)
+	}
+
+	owner.typeLine("/kick mia")
+	if code := member.waitExit(); code != exitRefused {
+		t.Fatalf("the removed member's chat exited %d, want %d:\n%s", code, exitRefused, member.everything())
+	}
+	if all := member.everything(); !strings.Contains(all, "The owner removed you from this room.") {
+		t.Fatalf("no word of the removal:\n%s", all)
+	}
+	owner.waitPane("You removed mia from the room.")
+	owner.typeLine("/leave")
+	if code := owner.waitExit(); code != 0 {
+		t.Fatalf("the owner's chat exited %d:\n%s", code, owner.everything())
 	}
 }

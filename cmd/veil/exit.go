@@ -12,7 +12,7 @@ const (
 	exitOK      = 0
 	exitFailure = 1 // cannot connect, connection lost for good, or another runtime failure
 	exitUsage   = 2 // bad flags or arguments, or a bad link
-	exitRefused = 3 // room not found, wrong password, room full, session ended, too many attempts
+	exitRefused = 3 // room not found, wrong password, room full or locked, session ended or removed or idle, too many attempts
 	exitEnded   = 4 // the room was purged or expired
 )
 
@@ -20,7 +20,8 @@ const exitCodesHelp = `Exit codes:
   0  success
   1  runtime failure: cannot connect, or the connection was lost for good
   2  usage: bad flags, arguments or link
-  3  refused: room not found, wrong password, room full, session ended, too many attempts
+  3  refused: room not found, wrong password, room full or locked, too many
+     attempts; or the session ended: removed by the owner, idle too long
   4  the room ended: purged or expired
 `
 
@@ -38,7 +39,8 @@ func exitForClose(code int) int {
 	switch code {
 	case protocol.CloseNormal:
 		return exitOK
-	case protocol.CloseNotFound, protocol.CloseWrongPassword, protocol.CloseRoomFull, protocol.CloseSessionEnded, protocol.CloseTooMany:
+	case protocol.CloseNotFound, protocol.CloseWrongPassword, protocol.CloseRoomFull, protocol.CloseLocked, protocol.CloseSessionEnded,
+		protocol.CloseRemoved, protocol.CloseIdle, protocol.CloseTooMany:
 		return exitRefused
 	case protocol.ClosePurged, protocol.CloseExpired:
 		return exitEnded

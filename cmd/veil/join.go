@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"veil/internal/client"
 	"veil/internal/e2ee"
@@ -46,10 +47,22 @@ func join(ctx context.Context, o joinOptions, link string, reconnect bool, stdin
 	}
 	c, err := client.Dial(ctx, client.Config{Link: link, Password: pw, Alias: o.alias, HTTPClient: hc, Reconnect: reconnect})
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: %s\n", name, describeJoinError(err))
+		fmt.Fprintln(stderr, joinFailure(name, err))
 		return nil, exitFor(err)
 	}
 	return c, exitOK
+}
+
+// joinFailure words a failed join for stderr. veil chat talks to a person:
+// it says a refusal in a sentence, as it says how a session ended. The
+// scriptable commands name themselves first.
+func joinFailure(name string, err error) string {
+	var ce *client.CloseError
+	if name == "veil chat" && errors.As(err, &ce) {
+		s := closeSentence(ce.Code, ce.Reason)
+		return strings.ToUpper(s[:1]) + s[1:] + "."
+	}
+	return name + ": " + describeJoinError(err)
 }
 
 // describeJoinError words a refusal for a person.
@@ -70,13 +83,22 @@ func closeSentence(code int, reason string) string {
 		return "this room does not exist any more: it expired, was purged, or the link is wrong"
 	case 4005:
 		return "the room is full"
+	case 4006:
+		return "this room is locked: the owner is not letting anyone new in"
 	case 4007:
 		return "this session has ended; join again with the link"
 	case 4008:
 		return "the room expired"
 	case 4009:
 		return "the room was purged"
+	case 4012:
+		return "the owner removed you from this room"
+	case 4015:
+		return "you were disconnected after a long time without activity"
 	case 4029:
+		if reason != "too many attempts" {
+			return reason // too many joins in a minute
+		}
 		return "too many wrong passwords for this room; try again later"
 	case 1001:
 		return "the server is shutting down"
