@@ -15,6 +15,7 @@ import (
 
 	"veil/internal/limit"
 	"veil/internal/pow"
+	"veil/internal/protocol"
 	"veil/internal/relay"
 	"veil/internal/room"
 	"veil/internal/web"
@@ -30,6 +31,8 @@ type serveConfig struct {
 	roomRate   int
 	msgRate    float64
 	msgBurst   int
+	byteRate   float64
+	byteBurst  int
 	maxConns   int
 	perAddr    int
 	joinRate   float64
@@ -54,6 +57,8 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.IntVar(&c.roomRate, "room-rate", room.DefaultLimits.RoomRate, "file `BYTES` per second one room may send; a faster sender is slowed, nobody else")
 	fs.Float64Var(&c.msgRate, "msg-rate", relay.DefaultOptions.MsgRate, "messages per second one session may send on average; beyond the burst they are dropped (the sender is told), and a session that keeps flooding is closed with 4029")
 	fs.IntVar(&c.msgBurst, "msg-burst", relay.DefaultOptions.MsgBurst, "messages one session may send at once before --msg-rate applies")
+	fs.Float64Var(&c.byteRate, "byte-rate", relay.DefaultOptions.BytesRate, "message `BYTES` per second one session may send on average (files are paced per room instead, see --room-rate)")
+	fs.IntVar(&c.byteBurst, "byte-burst", relay.DefaultOptions.BytesBurst, "message `BYTES` one session may send at once before --byte-rate applies; at least one frame (65669)")
 	fs.IntVar(&c.maxConns, "max-conns", relay.DefaultOptions.MaxConns, "most open WebSockets; more are refused with 503 and a reason")
 	fs.IntVar(&c.perAddr, "conns-per-addr", relay.DefaultOptions.ConnsPerAddr, "most open WebSockets from one client address (kept only as a keyed hash in memory); more get 429. Behind Tor everyone shares one address: raise it")
 	fs.Float64Var(&c.joinRate, "join-rate", room.DefaultLimits.JoinRate, "joins one room admits per minute, after a burst of as many; more are refused with 4029 (against raids; per room, so it holds behind Tor too)")
@@ -107,6 +112,9 @@ Flags:
 	if c.pow < 0 || c.pow > pow.MaxBits {
 		return c, fmt.Errorf("--pow must be between 0 and %d", pow.MaxBits)
 	}
+	if c.byteRate <= 0 || c.byteBurst < protocol.MaxFrame {
+		return c, fmt.Errorf("--byte-rate must be positive and --byte-burst at least %d", protocol.MaxFrame)
+	}
 	if c.msgRate <= 0 || c.msgBurst < 1 {
 		return c, errors.New("--msg-rate must be positive and --msg-burst at least 1")
 	}
@@ -138,6 +146,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		MaxFile: cfg.maxFile, RoomRate: cfg.roomRate, JoinRate: cfg.joinRate, JoinBurst: max(int(cfg.joinRate), 1)})
 	opts := relay.DefaultOptions
 	opts.MsgRate, opts.MsgBurst = cfg.msgRate, cfg.msgBurst
+	opts.BytesRate, opts.BytesBurst = cfg.byteRate, cfg.byteBurst
 	opts.MaxConns, opts.ConnsPerAddr, opts.TrustedProxies = cfg.maxConns, cfg.perAddr, cfg.trusted
 	opts.Idle = cfg.idle
 	gate := pow.New(cfg.pow)

@@ -150,6 +150,10 @@ func TestCommandLine(t *testing.T) {
 		{"stray argument", []string{"serve", "extra"}, 2, "", `unexpected argument "extra"`},
 		{"bad address", []string{"serve", "--addr", "127.0.0.1:99999"}, 1, "", "veil serve:"},
 		{"bad trusted proxy", []string{"serve", "--trusted-proxy", "10.0.0.1"}, 2, "", "trusted-proxy"},
+		{"too much work", []string{"serve", "--pow", "40"}, 2, "", "--pow must be between 0 and 28"},
+		{"short idle", []string{"serve", "--idle", "5s"}, 2, "", "--idle must be 0 (never) or at least 1m"},
+		{"no joins", []string{"serve", "--join-rate", "0"}, 2, "", "--join-rate must be at least 1"},
+		{"burst under a frame", []string{"serve", "--byte-burst", "1000"}, 2, "", "--byte-burst at least 65669"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
