@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"os/exec"
@@ -69,11 +70,17 @@ func (b *bot) wait(t *testing.T, event string) map[string]any {
 	}
 }
 
-func TestTwoBotsTalk(t *testing.T) {
+func build(t *testing.T) string {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), "vbot")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
+	return bin
+}
+
+func TestTwoBotsTalk(t *testing.T) {
+	bin := build(t)
 	s := vtest.NewServer(t, vtest.Options{})
 	rm := s.CreateRoom(t, vtest.CreateOptions{Password: "pw"})
 	a := start(t, bin, rm.Link, "ann")
@@ -98,5 +105,73 @@ func TestTwoBotsTalk(t *testing.T) {
 	a.send(t, `{"quit":true}`)
 	if m := b.wait(t, "leave"); m["from"] != "ann" {
 		t.Fatalf("ben saw %v", m)
+	}
+}
+
+// TestOwnerBot: a bot proves the owner key, reads a report another bot
+// sends about a third's message, locks the room and removes the third.
+func TestOwnerBot(t *testing.T) {
+	bin := build(t)
+	s := vtest.NewServer(t, vtest.Options{})
+	rm := s.CreateRoom(t, vtest.CreateOptions{Password: "pw"})
+	ann := start(t, bin, rm.Link, "ann")
+	ann.wait(t, "ready")
+	ben := start(t, bin, rm.Link, "ben")
+	ben.wait(t, "ready")
+	cat := start(t, bin, rm.Link, "cat")
+	cat.wait(t, "ready")
+	ann.wait(t, "join")
+	ann.wait(t, "join")
+	ben.wait(t, "join")
+
+	ann.send(t, `{"claim":"`+base64.RawURLEncoding.EncodeToString(rm.Owner[:])+`"}`)
+	if m := ann.wait(t, "state"); m["owner"] != true || m["locked"] != false {
+		t.Fatalf("ann's state %v", m)
+	}
+	cat.send(t, `{"say":"something vile"}`)
+	msg := ben.wait(t, "msg")
+	if msg["text"] != "something vile" || msg["id"] == nil {
+		t.Fatalf("ben got %v", msg)
+	}
+	ben.send(t, `{"report":"something vile","note":"please look"}`)
+	if m := ben.wait(t, "reported"); m["id"] != msg["id"] {
+		t.Fatalf("ben reported %v", m)
+	}
+	r := ann.wait(t, "report")
+	for k, want := range map[string]any{"from": "cat", "id": msg["id"], "text": "something vile", "reporter": "ben", "note": "please look"} {
+		if r[k] != want {
+			t.Errorf("report %s = %v, want %v (%v)", k, r[k], want, r)
+		}
+	}
+	if r["fingerprint"] == nil || r["reporter_fingerprint"] == nil {
+		t.Errorf("report without fingerprints: %v", r)
+	}
+	ben.send(t, `{"report":"never said","note":""}`)
+	if m := ben.wait(t, "error"); m["text"] != `no message "never said" received to report` {
+		t.Fatalf("ben got %v", m)
+	}
+
+	ben.send(t, `{"lock":true}`)
+	if m := ben.wait(t, "error"); m["code"] != float64(4010) {
+		t.Fatalf("a lock by a member: %v", m)
+	}
+	ann.send(t, `{"lock":true}`)
+	if m := ben.wait(t, "state"); m["locked"] != true || m["owner"] != false {
+		t.Fatalf("ben's state %v", m)
+	}
+	if m := ann.wait(t, "state"); m["locked"] != true || m["owner"] != true {
+		t.Fatalf("ann's state %v", m)
+	}
+	ann.send(t, `{"kick":"cat"}`)
+	if m := cat.wait(t, "closed"); m["code"] != float64(4012) {
+		t.Fatalf("cat got %v", m)
+	}
+	if m := ben.wait(t, "leave"); m["from"] != "cat" || m["text"] != "removed by the owner" {
+		t.Fatalf("ben saw %v", m)
+	}
+	ann.send(t, `{"active":true}`)
+	ann.send(t, `{"lock":false}`)
+	if m := ann.wait(t, "state"); m["locked"] != false || m["owner"] != true {
+		t.Fatalf("ann's state %v", m)
 	}
 }
