@@ -101,17 +101,17 @@ const helpText = `Commands:
   /dmfile ALIAS PATH   send a file to one member
   /save N [DIR]        write received file N into DIR (default: the current directory)
   /purge [KEY]         end the room for everyone (KEY: the owner key, when only the owner may)
-  /report ALIAS [NOTE] report ALIAS's last message on the screen to the room's owner
-  /mute ALIAS          hide a member's messages and files here (/unmute ALIAS shows them)
-  /filter add WORDS    hide messages with any of these words here (commas between phrases);
-                       /filter list, /filter clear
-Owner only:
-  /owner KEY           prove the owner key (or start with --owner-key-file)
-  /kick ALIAS          remove a member from the room
-  /lock, /unlock       keep anyone new from joining, or let them in again
+  /report ALIAS [NOTE] report ALIAS's last message here to the owner
+  /mute ALIAS          hide a member's messages here (/unmute ALIAS)
+  /filter add WORDS    hide messages with these words here
+  /filter list, /filter clear   show or empty your word filter
   /leave, /quit        leave the room (Ctrl+C too)
   /logout              end your session for good
   /help                this list
+Owner only:
+  /owner KEY           prove the owner key (or use --owner-key-file)
+  /kick ALIAS          remove a member from the room
+  /lock, /unlock       keep anyone new out, or let them in again
 Received files stay in memory (up to 256 MiB, oldest let go first) until you /save them or the room ends; /save is the only time veil writes to disk.
 PgUp/PgDn scroll, Up/Down one line. Start a message with // to send a leading /.`
 

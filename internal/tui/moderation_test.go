@@ -169,6 +169,15 @@ func TestOwnerKicksAndLocks(t *testing.T) {
 	if out := step("/lock"); !strings.Contains(out, "already locked") {
 		t.Fatalf("/lock twice said %q", out)
 	}
+	eve := client.Member{Session: 13, Alias: "eve", Fingerprint: "eeee-eeee-eeee-eeee"}
+	f.join(eve)
+	send(t, m, ev("join", eve, ""))
+	step("/kick eve")
+	f.leave(eve.Session)
+	send(t, m, ev("leave", eve, "removed by the owner"))
+	if p := pane(m); !strings.Contains(p, "You removed eve from the room. It is locked, so they cannot join again.") {
+		t.Fatalf("pane: %s", p)
+	}
 	step("/unlock")
 	send(t, m, EventMsg{Type: "state", Owner: true})
 	if fmt.Sprint(f.locks) != "[true false]" {

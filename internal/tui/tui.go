@@ -353,7 +353,11 @@ func (m *Model) event(e client.Event) tea.Cmd {
 			how = "left"
 		}
 		if e.Text == "removed by the owner" && m.kicking[e.From.Session] {
-			m.notice(fmt.Sprintf("You removed %s from the room. They still have the link: /lock keeps anyone new out.", from))
+			if m.locked {
+				m.notice(fmt.Sprintf("You removed %s from the room. It is locked, so they cannot join again.", from))
+			} else {
+				m.notice(fmt.Sprintf("You removed %s from the room. They still have the link: /lock keeps anyone new out.", from))
+			}
 		} else {
 			m.notice(from + " " + how)
 		}
