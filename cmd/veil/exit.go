@@ -11,7 +11,7 @@ import (
 const (
 	exitOK      = 0
 	exitFailure = 1 // cannot connect, connection lost for good, or another runtime failure
-	exitUsage   = 2 // bad flags or arguments, or a bad link
+	exitUsage   = 2 // bad flags or arguments, a bad link or owner key
 	exitRefused = 3 // room not found, wrong password, room full or locked, session ended or removed or idle, too many attempts
 	exitEnded   = 4 // the room was purged or expired
 )
@@ -19,7 +19,7 @@ const (
 const exitCodesHelp = `Exit codes:
   0  success
   1  runtime failure: cannot connect, or the connection was lost for good
-  2  usage: bad flags, arguments or link
+  2  usage: bad flags, arguments, link or owner key
   3  refused: room not found, wrong password, room full or locked, too many
      attempts; or the session ended: removed by the owner, idle too long
   4  the room ended: purged or expired

@@ -123,9 +123,10 @@ Flags:
 	defer wg.Wait()
 	stop := make(chan struct{})
 	defer close(stop)
+	every := listenActiveEvery
 	wg.Go(func() {
 		defer c.Close()
-		t := time.NewTicker(listenActiveEvery)
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {
