@@ -221,6 +221,30 @@ function onEnded(r, d) {
     case CLOSE.SESSION_ENDED:
       renderNotice(main, { kind: 'session-ended', code: d.code, title: 'Your session ended', text: 'Your session has ended. You can rejoin the room as a new member.', actions: [rejoin, createAnother] });
       return;
+    case CLOSE.LOCKED:
+      renderNotice(main, {
+        kind: 'locked', code: d.code, title: 'This room is locked',
+        text: 'The owner has locked this room, so nobody new can join right now. The people inside can still talk. Try again later, or ask whoever sent you the link to have it unlocked.',
+        actions: [again],
+      });
+      return;
+    case CLOSE.REMOVED:
+      clearFragment();
+      ownerKey = null;
+      lastAlias = '';
+      renderNotice(main, {
+        kind: 'removed', code: d.code, title: 'You were removed',
+        text: 'The owner removed you from this room. Your screen was wiped, and you can no longer read what is said there.',
+        actions: [createAnother],
+      });
+      return;
+    case CLOSE.IDLE:
+      renderNotice(main, {
+        kind: 'idle', code: d.code, title: 'Disconnected for inactivity',
+        text: 'You were disconnected after an hour without activity. Your screen was wiped; you can join again as a new member.',
+        actions: [{ ...rejoin, label: 'Join again' }, createAnother],
+      });
+      return;
     default:
       renderNotice(main, {
         kind: 'disconnected', code: d.code,
@@ -255,6 +279,8 @@ if (new URLSearchParams(location.search).has('test')) {
       stats: () => room?.stats() ?? null,
       /** @param {number} ms */
       ageEpoch: (ms) => { if (room) room.epochAt -= ms; },
+      /** @param {number} ms */
+      ageActive: (ms) => { if (room && room.mod.lastActive !== 0) room.mod.lastActive -= ms; },
     }),
   });
 }

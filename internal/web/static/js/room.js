@@ -2,19 +2,22 @@
 // room.js: the state of one room as this browser tab sees it: keys, our
 // session, the members and their keys, the sender-key chains and DM
 // sessions of suite 2 (docs/protocol.md section 7; kept by senderkeys.js and
-// dm.js), the messages on screen and their self-destruct timers. It speaks
+// dm.js), moderation (section 9; moderation.js), the messages on screen and
+// their self-destruct timers. It speaks
 // to the relay through socket.js and to the page only through events (Room
 // is an EventTarget); it never touches the DOM and never stores anything
 // outside this tab's memory.
 
 import {
-  KIND, KIND_CHUNK, FLAG_LAST, CLOSE, VERSION, encodeJoin, encodeResume, encodeEnvelopeFrame, encodePurge, encodeLogout,
+  KIND, KIND_CHUNK, KIND_REPORT, FLAG_LAST, CLOSE, VERSION, encodeJoin, encodeResume, encodeEnvelopeFrame, encodePurge,
+  encodeLogout,
 } from './protocol.js';
 import * as e2ee from './e2ee.js';
 import { Conn, backoffDelay, postRoom } from './socket.js';
 import { SenderKeys } from './senderkeys.js';
 import { DMSessions } from './dm.js';
 import { Transfers } from './transfers.js';
+import { Moderation } from './moderation.js';
 
 /** Longest message body accepted from the composer, in characters. */
 export const MAX_BODY = 16000;
@@ -71,7 +74,8 @@ export function newMessageID() {
 
 /**
  * Create a room on the relay: make the secret and owner key, run the key
- * schedule, seal the room's name, register it.
+ * schedule, seal the room's meta (its name, if any, and always the report
+ * key that the owner key gives, docs/protocol.md 9.3), register it.
  * @param {{name: string, password: string, ttl: number, purge: 'anyone'|'owner', origin: string}} o
  * @returns {Promise<{link: string, fragment: string, secret: Uint8Array, owner: Uint8Array, ownerKey: string, ttl: number, hasPassword: boolean}>}
  */
@@ -81,6 +85,10 @@ export async function createRoom(o) {
   const hasPassword = o.password !== '';
   const keys = await e2ee.deriveRoom(secret, hasPassword ? o.password : undefined);
   const name = o.name.trim().slice(0, 200);
+  const report = await e2ee.reportKeyPair(owner, keys.rid);
+  report.priv.fill(0);
+  /** @type {{name?: string, report: string}} */
+  const meta = name !== '' ? { name, report: e2ee.b64url(report.pub) } : { report: e2ee.b64url(report.pub) };
   /** @type {{rid: string, verifier: string, owner: string, ttl: number, purge: 'anyone'|'owner', meta?: string}} */
   const body = {
     rid: e2ee.b64url(keys.rid),
@@ -88,8 +96,8 @@ export async function createRoom(o) {
     owner: e2ee.b64url(await e2ee.sha256(owner)),
     ttl: o.ttl,
     purge: o.purge,
+    meta: e2ee.b64url(await e2ee.sealMeta(keys.roster, keys.rid, meta)),
   };
-  if (name !== '') body.meta = e2ee.b64url(await e2ee.sealMeta(keys.roster, keys.rid, { name }));
   const answer = await postRoom(body);
   const link = e2ee.makeLink(o.origin, secret, hasPassword);
   return {
@@ -145,7 +153,7 @@ export function distinctAlias(alias, taken) {
  * @param {unknown} m
  * @returns {Payload|null}
  */
-function checkPayload(m) {
+export function checkPayload(m) {
   if (typeof m !== 'object' || m === null) return null;
   const o = /** @type {Record<string, unknown>} */ (m);
   if (typeof o.id !== 'string' || !/^[0-9a-f]{32}$/.test(o.id)) return null;
@@ -187,6 +195,11 @@ function checkPayload(m) {
  *   'msgstate'  {id, state}               a queued direct message was sent ('sent') or not ('failed')
  *   'dmsession' {session, safety}         a DM session with this member is ready (or gone: safety '')
  *   'transfer'  {id, file}                a file's progress or outcome changed (file: the message's FileState)
+ *   'state'     {locked, owner}           the relay's STATE: the room is locked; we are an owner
+ *   'report'    {report: ReportCard}      a checked report to us, an owner (moderation.js)
+ *   'reportstate' {id, state}             our report of message id went out ('sent') or found no owner ('failed')
+ *   'reportable' {id, reportable}         message id can no longer be reported (it vanished or is too old)
+ *   'mute'      {session, muted}          this person muted or unmuted a member
  *   'problem'   {text}                    something to tell the person; the room goes on
  *   'ended'     {code, reason, before}    the room is over for this tab (before: no WELCOME yet)
  *
@@ -241,6 +254,8 @@ export class Room extends EventTarget {
     this.dm = new DMSessions(this);
     /** files being sent and received */
     this.transfers = new Transfers(this);
+    /** owner, kick, lock, reports, mute and ACTIVE (docs/protocol.md 9) */
+    this.mod = new Moderation(this);
     /** @type {Map<string, string>} lower-case alias -> fingerprint, of verified members who left */
     this.verifiedGone = new Map();
     /**
@@ -345,6 +360,10 @@ export class Room extends EventTarget {
       files: { sending: this.transfers.outgoing.size, receiving: this.transfers.incoming.size },
       recv,
       dms,
+      owner: this.mod.isOwner,
+      locked: this.mod.locked,
+      reportable: this.mod.kept.size,
+      muted: this.mod.muted.size,
     };
   }
 
@@ -399,12 +418,17 @@ export class Room extends EventTarget {
       case 'left':
         await this.onLeft(f.session, f.reason);
         return;
+      case 'state':
+        if (!this.welcomed) return;
+        await this.mod.onState(f);
+        return;
       case 'error':
         if (this.transfers.onError(f.code, f.reason)) return;
+        if (this.mod.onError(f.code, f.reason)) return;
         this.emit('problem', {
-          text: f.code === CLOSE.NOT_ALLOWED
-            ? 'Only the owner may purge this room. Use "Purge with owner key" if you have it.'
-            : e2eeSafeText(f.code, f.reason),
+          text: f.code !== CLOSE.NOT_ALLOWED ? e2eeSafeText(f.code, f.reason)
+            : /owner key/i.test(f.reason) ? 'That is not the owner key of this room: it was not purged.'
+              : 'Only the owner may purge this room. Use "Purge with owner key" if you have it.',
         });
     }
   }
@@ -428,8 +452,9 @@ export class Room extends EventTarget {
     this.attempt = 0;
     if (!resumed && w.meta.length > 0) {
       try {
-        const meta = await e2ee.openMeta(keys.roster, keys.rid, w.meta);
-        if (meta && typeof meta.name === 'string') this.name = meta.name.slice(0, 200);
+        const meta = /** @type {Record<string, unknown>} */ (await e2ee.openMeta(keys.roster, keys.rid, w.meta));
+        if (typeof meta.name === 'string') this.name = meta.name.slice(0, 200);
+        this.mod.setMeta(meta);
       } catch {
         this.emit('problem', { text: 'The room name could not be decrypted.' });
       }
@@ -463,11 +488,25 @@ export class Room extends EventTarget {
       await this.senderKeys.startEpoch();
     }
     this.setStatus('joined');
+    this.mod.onWelcome(resumed);
     this.emit('welcome', { name: this.name, policy: this.policy, resumed });
     if (!resumed) {
       this.system(`You joined as ${this.alias}.`);
     } else {
       this.system('Reconnected.');
+    }
+  }
+
+  /**
+   * A decrypted message plaintext as checkPayload judges it (null if bad).
+   * @param {Uint8Array} data
+   * @returns {Payload|null}
+   */
+  payloadOf(data) {
+    try {
+      return checkPayload(JSON.parse(e2ee.dec.decode(data)));
+    } catch {
+      return null;
     }
   }
 
@@ -644,7 +683,7 @@ export class Room extends EventTarget {
     }
     const opened = await this.openInChain(env, from, r.chain);
     if (!opened) return;
-    await this.deliver(opened.data, 'msg', from, opened.missing);
+    await this.deliver(opened.data, 'msg', from, opened.missing, { env, mk: opened.mk });
   }
 
   /**
@@ -661,22 +700,24 @@ export class Room extends EventTarget {
     }
     const opened = await this.openInChain(env, from, s.recv);
     if (!opened) return;
-    await this.deliver(opened.data, 'dm', from, opened.missing);
+    await this.deliver(opened.data, 'dm', from, opened.missing, { env, mk: opened.mk });
   }
 
   /**
    * Open env in chain: header and signature first, then the key for its seq
    * (skipped keys included); the chain moves on only if it opened (7.2).
+   * The message key comes back too, to keep the message reportable (9.3).
    * @param {Uint8Array} env
    * @param {Member} from
    * @param {e2ee.RecvChain} chain
-   * @returns {Promise<{data: Uint8Array, missing: number}|null>}
+   * @returns {Promise<{data: Uint8Array, missing: number, mk: Uint8Array}|null>}
    */
   async openInChain(env, from, chain) {
     const keys = /** @type {NonNullable<typeof this.keys>} */ (this.keys);
     try {
-      const opened = await e2ee.openWithChain(env, chain, { edPub: from.edPub, rid: keys.rid, self: this.session });
-      return { data: opened.data, missing: Number(opened.missing) };
+      const opened = await e2ee.openWithChain(env, chain,
+        { edPub: from.edPub, rid: keys.rid, self: this.session, keepKey: true });
+      return { data: opened.data, missing: Number(opened.missing), mk: /** @type {Uint8Array} */ (opened.mk) };
     } catch {
       this.rejected++; // bad signature, replay, too far ahead, or does not open
       return null;
@@ -685,13 +726,15 @@ export class Room extends EventTarget {
 
   /**
    * Show an opened message (and the gap before it, if any). A message with
-   * a file starts its transfer.
+   * a file starts its transfer. Its envelope and message key are kept to
+   * report it to the owner (moderation.js), or erased.
    * @param {Uint8Array} data
    * @param {'msg'|'dm'} kind
    * @param {Member} from
    * @param {number} missing
+   * @param {{env: Uint8Array, mk: Uint8Array}} raw
    */
-  async deliver(data, kind, from, missing) {
+  async deliver(data, kind, from, missing, raw) {
     if (missing > 0) {
       this.missing += missing;
       const what = kind === 'dm' ? 'direct message' : 'message';
@@ -704,9 +747,11 @@ export class Room extends EventTarget {
       payload = null;
     }
     if (!payload || this.messages.has(payload.id)) {
+      raw.mk.fill(0);
       this.rejected++;
       return;
     }
+    this.mod.keep(payload.id, raw.env, raw.mk, from.session);
     const me = /** @type {Member} */ (this.me());
     /** @type {Message} */
     const msg = {
@@ -758,6 +803,7 @@ export class Room extends EventTarget {
       case KIND.SK: await this.senderKeys.onSenderKey(env, h, from); return;
       case KIND.DMH: await this.dm.onHandshake(env, h, from); return;
       case KIND_CHUNK: await this.transfers.onChunk(env, h, from); return;
+      case KIND_REPORT: await this.mod.onReport(env, h, from); return;
       default: this.rejected++;
     }
   }
@@ -783,7 +829,8 @@ export class Room extends EventTarget {
     const m = this.members.get(session);
     if (!m || session === this.session) return;
     const how = reason === 2 ? 'logged out' : reason === 3 ? 'lost the connection and left'
-      : reason === 4 ? 'was disconnected (connection too slow)' : 'left';
+      : reason === 4 ? 'was disconnected (connection too slow)' : reason === 5 ? 'was removed by the owner'
+        : reason === 6 ? 'left (idle)' : 'left';
     this.removeMember(m, how);
     // 7.2 rule 3: whoever leaves keeps no key to what we say next.
     this.senderKeys.rotateSoon();
@@ -800,6 +847,7 @@ export class Room extends EventTarget {
     const s = this.dm.get(m.session);
     if (s) this.dm.dropDM(m.session, s);
     this.transfers.memberLeft(m.session);
+    this.mod.memberGone(m);
     if (m.verified) this.verifiedGone.set(m.alias.toLowerCase(), m.fingerprint);
     this.recomputeDisplay();
     this.membersChanged();
@@ -839,6 +887,7 @@ export class Room extends EventTarget {
     const m = this.messages.get(id);
     if (m) m.body = '';
     this.transfers.vanish(id, m?.file);
+    this.mod.drop(id);
     this.messages.delete(id);
     this.emit('remove', { id });
   }
@@ -1028,6 +1077,7 @@ export class Room extends EventTarget {
     this.lastCtl.clear();
     this.senderKeys.wipe();
     this.dm.wipe();
+    this.mod.wipe();
     this.verifiedGone.clear();
     this.secret?.fill(0);
     this.token?.fill(0);

@@ -1,12 +1,14 @@
 // @ts-check
-// ui/chat.js: the room view: header (name, countdown, actions), the member
-// list, the message list and the composer. It listens to a Room's events and
-// calls its methods; it keeps only what is on screen. Peer text goes in as
+// ui/chat.js: the room view: header (name, countdown, owner and lock state,
+// actions), the member list, the message list and the composer. It listens
+// to a Room's events and calls its methods; it keeps only what is on screen,
+// and this person's mutes and word filter, in memory. Peer text goes in as
 // textContent, message bodies through ui/markdown.js.
 
-import { el, byId, focus, announce, forget, formatCountdown, spokenDuration } from './dom.js';
+import { el, byId, focus, announce, forget, formatCountdown, spokenDuration, vanishText, clock } from './dom.js';
 import { renderMarkdown } from './markdown.js';
 import { confirmDialog, ownerKeyDialog } from './dialog.js';
+import { ModerationView } from './modview.js';
 import { FileViews, icon } from './files.js';
 import { VoiceRecorder, canRecord } from './voice.js';
 import { MAX_FILE, formatSize, sanitizeName } from '../file.js';
@@ -23,17 +25,6 @@ const TTL_CHOICES = [[0, 'Off'], [10, '10 s'], [60, '1 min'], [300, '5 min'], [3
  * @typedef {import('../room.js').Member} Member
  * @typedef {import('../room.js').Message} Message
  */
-
-/** @param {number} ms */
-function vanishText(ms) {
-  const s = Math.max(0, Math.ceil(ms / 1000));
-  return s >= 60 ? `vanishes in ${formatCountdown(s * 1000)}` : `vanishes in ${s} s`;
-}
-
-/** @param {Date} d */
-function clock(d) {
-  return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-}
 
 export class ChatView {
   /**
@@ -58,6 +49,8 @@ export class ChatView {
     this.files = new FileViews({ onCancel: (id) => this.room.cancelTransfer(id) });
     /** files waiting to be sent, one after another */
     this.fileQueue = Promise.resolve();
+    /** owner and lock state, reports, mutes and the word filter on screen */
+    this.moderation = new ModerationView(this);
     this.build();
     this.renderMembers(Array.from(room.members.values()));
     this.listen();
@@ -77,6 +70,9 @@ export class ChatView {
         on: { click: () => this.toggleNotify() } })
       : null;
 
+    this.purgeButton = purge;
+    const mv = this.moderation;
+
     this.countdown = el('span', { id: 'countdown', 'data-testid': 'countdown', className: 'countdown-time', role: 'timer', 'aria-live': 'off' });
     this.countdownLabel = el('span', { className: 'sr-only', id: 'countdown-spoken' });
     this.connStatus = el('p', { id: 'conn-status', 'data-testid': 'conn-status', className: 'conn-status', role: 'status' });
@@ -85,10 +81,12 @@ export class ChatView {
     const header = el('header', { className: 'room-head' },
       el('div', { className: 'room-title' },
         el('h1', { id: 'room-name', 'data-testid': 'room-name', className: room.name ? undefined : 'unnamed', text: room.name || 'Unnamed room' }),
+        mv.ownerBadge,
         el('p', { className: 'countdown', 'data-testid': 'countdown-box' },
           el('span', { className: 'countdown-label', text: 'Ends in ' }), this.countdown, this.countdownLabel)),
-      el('div', { className: 'room-actions' }, notifyButton, purge,
+      el('div', { className: 'room-actions' }, notifyButton, mv.lockButton, purge, mv.roomMenu.root,
         el('button', { type: 'button', id: 'logout', 'data-testid': 'logout', text: 'Log out', on: { click: () => this.o.onLogout() } })),
+      mv.lockStatus,
       this.connStatus);
 
     this.memberCount = el('span', { id: 'member-count', 'data-testid': 'member-count', text: '0' });
@@ -215,6 +213,7 @@ export class ChatView {
       ['transfer', (ev) => this.fileChanged(ev.detail.id, ev.detail.file)],
     ];
     for (const [t, h] of this.handlers) this.room.addEventListener(t, h);
+    this.moderation.listen();
     this.onNarrow = () => this.setMembersOpen(!this.narrow.matches);
     this.narrow.addEventListener('change', this.onNarrow);
   }
@@ -225,6 +224,7 @@ export class ChatView {
     if (this.alertTimer) clearTimeout(this.alertTimer);
     for (const [t, h] of this.handlers ?? []) this.room.removeEventListener(t, h);
     if (this.onNarrow) this.narrow.removeEventListener('change', this.onNarrow);
+    this.moderation.destroy();
     this.recorder.destroy();
     this.files.dropAll();
     this.list.replaceChildren();
@@ -266,8 +266,20 @@ export class ChatView {
 
   /** @param {Member[]} members */
   renderMembers(members) {
+    // Keep focus where it was (a row's button) across the re-render.
+    const active = document.activeElement;
+    const row = active instanceof HTMLElement && this.memberList.contains(active) ? active.closest('li') : null;
+    const keep = row ? { session: row.getAttribute('data-session'), testid: active?.getAttribute('data-testid') } : null;
+    const open = this.memberList.querySelector('[data-testid=member-menu-toggle][aria-expanded=true]')?.closest('li');
+    this.moderation.openMember = Number(open?.getAttribute('data-session') ?? 0);
     this.memberCount.textContent = String(members.length);
     this.memberList.replaceChildren(...members.map((m) => this.memberItem(m)));
+    if (keep) {
+      const li = Array.from(this.memberList.children).find((l) => l.getAttribute('data-session') === keep.session);
+      /** @type {HTMLElement|null|undefined} */
+      const target = li?.querySelector(`[data-testid="${keep.testid}"]`) ?? li?.querySelector('[data-testid=member-menu-toggle]');
+      target?.focus();
+    }
     if (this.dmTarget) {
       const still = members.find((m) => m.session === this.dmTarget?.session);
       if (!still) {
@@ -289,14 +301,19 @@ export class ChatView {
     if (m.self) classes.push('self');
     if (m.verified) classes.push('verified');
     const dmCode = m.self ? '' : this.room.dmSafety(m.session);
+    const muted = !m.self && this.room.mod.muted.has(m.session);
+    if (muted) classes.push('muted');
+    const menu = m.self ? null : this.moderation.memberMenu(m, muted);
     return el('li', {
       className: classes.join(' '), 'data-testid': 'member', 'data-session': String(m.session),
       'data-self': m.self ? 'true' : 'false', 'data-verified': m.verified ? 'true' : 'false',
+      'data-muted': muted ? 'true' : 'false',
     },
     el('span', { className: 'member-name' },
       el('span', { className: 'alias', 'data-testid': 'member-alias', text: m.display }),
       m.self && el('span', { className: 'you', text: ' (you)' }),
-      m.verified && el('span', { className: 'badge verified-badge', 'data-testid': 'verified-badge', text: 'verified' })),
+      m.verified && el('span', { className: 'badge verified-badge', 'data-testid': 'verified-badge', text: 'verified' }),
+      muted && el('span', { className: 'badge muted-badge', 'data-testid': 'muted-badge', text: 'muted' })),
     el('span', { className: 'fp', 'data-testid': 'fingerprint' },
       el('span', { className: 'sr-only', text: 'key fingerprint ' }), m.fingerprint),
     !m.self && el('span', { className: 'code-line member-safety' },
@@ -311,7 +328,8 @@ export class ChatView {
         on: { click: () => this.askVerify(m) } }),
       el('button', { type: 'button', className: 'dm-button', 'data-testid': 'dm-button',
         'aria-label': `DM: direct message to ${m.display}`, text: 'DM',
-        on: { click: () => this.setDM({ session: m.session, alias: m.display }) } })));
+        on: { click: () => this.setDM({ session: m.session, alias: m.display }) } }),
+      menu?.root));
   }
 
   /**
@@ -432,6 +450,13 @@ export class ChatView {
       return;
     }
     if (m.from?.self) return;
+    const { muted, filtered } = this.moderation.hiddenBy(li);
+    if (muted || filtered) {
+      this.moderation.refreshHidden();
+      // A muted member's message says nothing; a filtered one says only that it came.
+      if (!muted) announce(`${m.from?.alias}: a message ${this.moderation.filter.mode === 'blur' ? 'blurred' : 'hidden'} by your word filter`, m.id);
+      return;
+    }
     let body = li.querySelector('.msg-body')?.textContent ?? '';
     if (m.file) body = `${m.file.voice ? 'a voice note' : `a file, ${m.file.name} (${formatSize(m.file.size)})`}${body ? `: ${body}` : ''}`;
     const short = body.length > 200 ? `${body.slice(0, 200)}…` : body;
@@ -486,16 +511,17 @@ export class ChatView {
         this.setReply({ id: m.id, alias: from.alias, text });
         if (m.kind === 'dm' && m.peer) this.setDM({ session: m.peer.session, alias: m.peer.alias });
       } } });
+    const report = !from.self && this.room.mod.reportable(m.id) ? this.moderation.reportButton(m) : null;
     return el('li', {
       className: classes.join(' '), 'data-testid': 'message', 'data-kind': m.kind, 'data-id': m.id,
-      'data-self': from.self ? 'true' : 'false',
+      'data-self': from.self ? 'true' : 'false', 'data-from': String(from.session),
     },
     el('div', { className: 'msg-meta' },
       el('span', { className: 'msg-alias', 'data-testid': 'message-alias', text: from.alias }),
       from.self && el('span', { className: 'you', text: ' (you)' }),
       dmTag, ' ',
       el('time', { className: 'msg-time', datetime: m.at.toISOString(), text: clock(m.at) }),
-      state, timer, reply),
+      state, timer, report, reply),
     quote, file, body);
   }
 
@@ -574,6 +600,7 @@ export class ChatView {
         li.remove();
       }
     }
+    this.moderation.refreshHidden();
     // Quotes of a vanished message vanish with it.
     for (const q of this.list.querySelectorAll('blockquote[data-reply-id]')) {
       if (q.getAttribute('data-reply-id') === id) {

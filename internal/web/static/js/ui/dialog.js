@@ -1,7 +1,7 @@
 // @ts-check
 // ui/dialog.js: modal dialogs built on <dialog> (focus is trapped and Escape
-// closes them, by the browser): a yes/no confirmation and the "purge with
-// owner key" form.
+// closes them, by the browser): a yes/no confirmation and the owner key
+// form (to purge, or to become the owner).
 
 import { el } from './dom.js';
 
@@ -31,27 +31,34 @@ export function confirmDialog(o) {
 
 /**
  * Ask for an owner key. check returns an error text, or null if the key is
- * well-formed; resolves to the key typed, or null if cancelled.
+ * well-formed; resolves to the key typed, or null if cancelled. The field
+ * is a password field and is cleared when the dialog closes. By default it
+ * asks for the key to purge; o changes the dialog's id, words and button
+ * (becoming the owner).
  * @param {(key: string) => string|null} check
+ * @param {{id?: string, title?: string, hint?: string, submit?: string, danger?: boolean}} [o]
  * @returns {Promise<string|null>}
  */
-export function ownerKeyDialog(check) {
+export function ownerKeyDialog(check, o = {}) {
+  const id = o.id ?? 'owner-key';
   return new Promise((resolve) => {
-    const input = el('input', { id: 'owner-key-input', 'data-testid': 'owner-key-input', type: 'password', autocomplete: 'off',
-      spellcheck: 'false', 'aria-describedby': 'owner-key-hint owner-key-error' });
-    const error = el('p', { id: 'owner-key-error', className: 'error', role: 'alert', 'data-testid': 'owner-key-error' });
-    const cancel = el('button', { type: 'button', id: 'owner-key-cancel', 'data-testid': 'owner-key-cancel', text: 'Cancel' });
-    const form = el('form', { id: 'owner-key-form', novalidate: true },
+    const input = el('input', { id: `${id}-input`, 'data-testid': `${id}-input`, type: 'password', autocomplete: 'off',
+      spellcheck: 'false', 'aria-describedby': `${id}-hint ${id}-error` });
+    const error = el('p', { id: `${id}-error`, className: 'error', role: 'alert', 'data-testid': `${id}-error` });
+    const cancel = el('button', { type: 'button', id: `${id}-cancel`, 'data-testid': `${id}-cancel`, text: 'Cancel' });
+    const form = el('form', { id: `${id}-form`, novalidate: true },
       el('div', { className: 'field' },
-        el('label', { for: 'owner-key-input', text: 'Owner key' }),
+        el('label', { for: `${id}-input`, text: 'Owner key' }),
         input,
-        el('p', { id: 'owner-key-hint', className: 'hint', text: 'The key shown once when the room was created. Purging wipes every screen and kills the link.' })),
+        el('p', { id: `${id}-hint`, className: 'hint',
+          text: o.hint ?? 'The key shown once when the room was created. Purging wipes every screen and kills the link.' })),
       error,
       el('div', { className: 'actions' },
-        el('button', { type: 'submit', id: 'owner-key-submit', 'data-testid': 'owner-key-submit', className: 'danger', text: 'Purge for everyone' }),
+        el('button', { type: 'submit', id: `${id}-submit`, 'data-testid': `${id}-submit`,
+          className: (o.danger ?? true) ? 'danger' : 'primary', text: o.submit ?? 'Purge for everyone' }),
         cancel));
-    const d = el('dialog', { id: 'owner-key-dialog', 'data-testid': 'owner-key-dialog', 'aria-labelledby': 'owner-key-title' },
-      el('h2', { id: 'owner-key-title', text: 'Purge with the owner key' }),
+    const d = el('dialog', { id: `${id}-dialog`, 'data-testid': `${id}-dialog`, 'aria-labelledby': `${id}-title` },
+      el('h2', { id: `${id}-title`, text: o.title ?? 'Purge with the owner key' }),
       form);
     /** @type {string|null} */
     let answer = null;

@@ -126,6 +126,25 @@ export function formatCountdown(ms) {
 }
 
 /**
+ * What a self-destruct timer shows: "vanishes in 42 s", or in mm:ss.
+ * @param {number} ms
+ * @returns {string}
+ */
+export function vanishText(ms) {
+  const s = Math.max(0, Math.ceil(ms / 1000));
+  return s >= 60 ? `vanishes in ${formatCountdown(s * 1000)}` : `vanishes in ${s} s`;
+}
+
+/**
+ * A time of day as hours and minutes, in the person's locale.
+ * @param {Date} d
+ * @returns {string}
+ */
+export function clock(d) {
+  return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+/**
  * A person-readable duration for a countdown's accessible label.
  * @param {number} ms
  * @returns {string}
