@@ -168,7 +168,7 @@ test('owner-only purge: a member needs the owner key, a wrong one is refused', {
   // Well-formed but wrong: the relay refuses (ERROR 4010) and the room goes on.
   await b.page.fill('#owner-key-input', 'A'.repeat(42) + 'A');
   await b.page.click('#owner-key-submit');
-  await waitUntil(async () => /Only the owner may purge/.test(await b.page.textContent('#room-alert') ?? ''),
+  await waitUntil(async () => /not the owner key of this room: it was not purged/.test(await b.page.textContent('#room-alert') ?? ''),
     { message: 'not-allowed alert' });
   assert.equal(await a.page.locator('#room-view').count(), 1);
 

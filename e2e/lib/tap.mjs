@@ -1,7 +1,8 @@
 // A tap on one page's WebSocket to the relay (Playwright's routeWebSocket):
 // it records every frame both ways and lets a test play a tampering relay
 // for that member: drop frames on their way in, inject frames as if the
-// relay had sent them, or send frames to the relay as if the page had.
+// relay had sent them, send frames to the relay as if the page had, or
+// close the page's socket with a code of the relay's.
 
 /**
  * @typedef {object} Tap
@@ -13,6 +14,7 @@
  * @property {() => void} hold       keep what the page sends from the relay until release
  * @property {() => void} release    send what was held, in order, and stop holding
  * @property {() => number} held     how many frames are held
+ * @property {(code: number, reason: string) => void} closePage  close the page's socket as if the relay had, with this code
  */
 
 /**
@@ -49,6 +51,10 @@ export async function tapSocket(page) {
       for (const f of out) relaySide?.send(f);
     },
     held: () => holding?.length ?? 0,
+    closePage(code, reason) {
+      if (!pageSide) throw new Error('tap: no socket yet');
+      pageSide.close({ code, reason });
+    },
   };
   /** @param {string|Buffer} m */
   const bytes = (m) => (typeof m === 'string' ? Buffer.from(m) : m);
