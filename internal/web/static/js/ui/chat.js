@@ -297,7 +297,7 @@ export class ChatView {
    * @param {Member} m
    */
   memberItem(m) {
-    const classes = ['member'];
+    const classes = ['member', 'menu-wrap'];
     if (m.self) classes.push('self');
     if (m.verified) classes.push('verified');
     const dmCode = m.self ? '' : this.room.dmSafety(m.session);
@@ -329,7 +329,8 @@ export class ChatView {
       el('button', { type: 'button', className: 'dm-button', 'data-testid': 'dm-button',
         'aria-label': `DM: direct message to ${m.display}`, text: 'DM',
         on: { click: () => this.setDM({ session: m.session, alias: m.display }) } }),
-      menu?.root));
+      menu?.button),
+    menu?.panel);
   }
 
   /**
@@ -521,7 +522,7 @@ export class ChatView {
       from.self && el('span', { className: 'you', text: ' (you)' }),
       dmTag, ' ',
       el('time', { className: 'msg-time', datetime: m.at.toISOString(), text: clock(m.at) }),
-      state, timer, report, reply),
+      state, timer, el('span', { className: 'msg-actions' }, report, reply)),
     quote, file, body);
   }
 

@@ -193,7 +193,9 @@ export function reportCard(r, o) {
 /**
  * A disclosure menu: a button that shows and hides a panel of actions.
  * Escape closes it, and so does choosing an action; closeMenus closes it
- * when the person clicks or tabs elsewhere.
+ * when the person clicks or tabs elsewhere. root holds both and drops the
+ * panel below the button; a caller may instead place button and panel
+ * apart inside another element of class "menu-wrap".
  * @param {{id: string, label: string, ariaLabel?: string, className?: string, testid?: string}} o
  * @param {...(HTMLElement|null|false)} items buttons
  * @returns {{root: HTMLElement, button: HTMLButtonElement, panel: HTMLElement, setOpen: (open: boolean) => void}}
@@ -204,24 +206,29 @@ export function disclosure(o, ...items) {
   const button = el('button', { type: 'button', id: `${o.id}-toggle`, 'data-testid': `${testid}-toggle`,
     className: `menu-toggle ${o.className ?? ''}`.trim(), 'aria-expanded': 'false', 'aria-controls': o.id,
     'aria-label': o.ariaLabel, text: o.label });
-  const root = el('span', { className: 'menu-wrap' }, button, panel);
+  const root = el('span', { className: 'menu-wrap menu-anchor' }, button, panel);
   /** @param {boolean} open */
   const setOpen = (open) => {
     panel.hidden = !open;
     button.setAttribute('aria-expanded', open ? 'true' : 'false');
+    // Inside a scrolling list (the members on a phone), bring it into view.
+    if (open && panel.isConnected) panel.scrollIntoView({ block: 'nearest' });
   };
   button.addEventListener('click', () => setOpen(panel.hidden));
   // Capture: the menu closes before the action runs (which may re-render it).
   panel.addEventListener('click', (ev) => {
     if (/** @type {HTMLElement} */ (ev.target).closest('button')) setOpen(false);
   }, true);
-  root.addEventListener('keydown', (ev) => {
+  /** @param {KeyboardEvent} ev */
+  const escape = (ev) => {
     if (ev.key === 'Escape' && !panel.hidden) {
       ev.stopPropagation();
       setOpen(false);
       button.focus();
     }
-  });
+  };
+  button.addEventListener('keydown', escape);
+  panel.addEventListener('keydown', escape);
   return { root, button, panel, setOpen };
 }
 

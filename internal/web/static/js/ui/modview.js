@@ -175,7 +175,7 @@ export class ModerationView {
     if (!li) return;
     li.querySelector('[data-testid=report-state]')?.remove();
     const button = li.querySelector('[data-testid=report-button]');
-    const meta = li.querySelector('.msg-meta');
+    const meta = li.querySelector('.msg-actions');
     const tag = el('span', { className: `msg-state report-state state-${state}`, 'data-testid': 'report-state',
       text: state === 'sent' ? 'Reported' : 'Report not sent: no owner here' });
     if (state === 'sent') {
