@@ -2,12 +2,13 @@
 // create, created, join, room and notice views, in light and dark schemes
 // (and with prefers-contrast: more, at desktop and phone widths); and the
 // whole path from creating a room to sending a message works by keyboard
-// alone with a visible focus ring.
+// alone with a visible focus ring. Moderation's views, dialogs and pages are
+// checked the same way.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, cleanBuild } from './lib/server.mjs';
-import { launch, newUser, joinRoom, waitForMessage, members, waitUntil } from './lib/browser.mjs';
+import { launch, newUser, joinRoom, submitJoin, waitForMessage, members, waitUntil } from './lib/browser.mjs';
 import { axeViolations } from './lib/axe.mjs';
 import { busyRoom } from './lib/scene.mjs';
 
@@ -75,6 +76,74 @@ test('axe: no violations on create, created, join, room and notice views, light 
   await checkSchemes(b.page, 'logged-out notice');
   await a.context.close();
   await b.context.close();
+});
+
+test('axe: moderation: owner badge, lock, report card, member menu, mute, word filter, their dialogs and pages', { timeout: 180000 }, async () => {
+  const { a, b, link } = await busyRoom(browser, srv.url);
+  const c = await newUser(browser);
+  await joinRoom(c.page, link, { alias: 'loud-crow' });
+  await waitUntil(async () => (await members(a.page)).length === 3);
+  await a.page.locator('#owner-badge').waitFor({ state: 'visible' });
+  await c.page.fill('#message-input', 'Buy followers now, spoiler inside');
+  await c.page.press('#message-input', 'Enter');
+  await waitForMessage(b.page, 'Buy followers');
+
+  // The reporter's dialog, then the owner's card.
+  await b.page.locator('#messages > li[data-testid=message]', { hasText: 'Buy followers' }).locator('[data-testid=report-button]').click();
+  await b.page.locator('#report-dialog').waitFor();
+  await b.page.fill('#report-note', 'spam');
+  await checkSchemes(b.page, 'report dialog');
+  await b.page.click('#report-submit');
+  await a.page.locator('[data-testid=report-card]').waitFor();
+  await checkSchemes(b.page, 'room with a reported message');
+
+  // The owner: lock, the member menu open, the kick dialog.
+  await a.page.click('#lock-toggle');
+  await b.page.locator('#lock-status:not(:empty)').waitFor();
+  await a.page.locator('#member-list > li', { hasText: 'loud-crow' }).locator('[data-testid=member-menu-toggle]').click();
+  await checkSchemes(a.page, 'owner with a report card, locked, member menu open');
+  await a.page.locator('#member-list > li', { hasText: 'loud-crow' }).locator('[data-testid=kick-button]').click();
+  await a.page.locator('#kick-dialog').waitFor();
+  await checkSchemes(a.page, 'kick dialog');
+  await a.page.keyboard.press('Escape');
+
+  // A member: the room menu, Become owner and the word filter; a muted member, a blurred and a hidden message.
+  await b.page.click('#room-menu-toggle');
+  await checkSchemes(b.page, 'room menu open');
+  await b.page.click('#owner-claim');
+  await b.page.locator('#owner-claim-dialog').waitFor();
+  await checkSchemes(b.page, 'become-owner dialog');
+  await b.page.keyboard.press('Escape');
+  await b.page.click('#room-menu-toggle');
+  await b.page.click('#filter-open');
+  await b.page.fill('#filter-words', 'spoiler');
+  await checkSchemes(b.page, 'word filter dialog');
+  await b.page.check('#filter-blur');
+  await b.page.click('#filter-save');
+  await b.page.locator('#messages li.blurred').waitFor();
+  await b.page.locator('#member-list > li', { hasText: 'quiet-otter' }).locator('[data-testid=member-menu-toggle]').click();
+  await b.page.locator('#member-list > li', { hasText: 'quiet-otter' }).locator('[data-testid=mute-button]').click();
+  await b.page.locator('[data-testid=muted-line]').first().waitFor();
+  await checkSchemes(b.page, 'locked room with a muted member and a blurred message');
+  await b.page.click('#room-menu-toggle');
+  await b.page.click('#filter-open');
+  await b.page.check('#filter-hide');
+  await b.page.click('#filter-save');
+  await b.page.locator('[data-testid=filtered-line]').first().waitFor();
+  await checkSchemes(b.page, 'room with a hidden message');
+
+  // The locked page, and the removed page.
+  const d = await newUser(browser);
+  await d.page.goto(link);
+  await submitJoin(d.page, { alias: 'late' });
+  await d.page.locator('#notice-view[data-kind=locked]').waitFor();
+  await checkSchemes(d.page, 'locked page');
+  await a.page.locator('#member-list > li', { hasText: 'loud-crow' }).locator('[data-testid=member-menu-toggle]').click();
+  await a.page.locator('#member-list > li', { hasText: 'loud-crow' }).locator('[data-testid=kick-button]').click();
+  await a.page.click('#kick-dialog-confirm');
+  await c.page.locator('#notice-view[data-kind=removed]').waitFor();
+  await checkSchemes(c.page, 'removed page');
+  for (const u of [a, b, c, d]) await u.context.close();
 });
 
 /**
