@@ -5,12 +5,15 @@
 // unlocked); a member reports a message and only the owner sees the report
 // card; becoming the owner by pasting the key, and a report with no owner
 // in the room; muting and the word filter act for one person only; ACTIVE
-// after a key or a click, not a mouse move; the idle page.
+// after a key or a click, not a mouse move; the idle page. And with the Go
+// client (vbot): reports both ways between a browser owner and a Go owner,
+// kick and lock across the two.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, cleanBuild } from './lib/server.mjs';
 import { tapSocket } from './lib/tap.mjs';
+import { startBot, cleanBot } from './lib/bot.mjs';
 import {
   launch, newUser, createRoom, joinRoom, submitJoin, send, messages, members, stats, testLink, envelopes,
   waitForMessage, waitForNotice, waitUntil,
@@ -30,6 +33,7 @@ after(async () => {
   await browser?.close();
   await srv?.stop();
   await cleanBuild();
+  await cleanBot();
 });
 
 /**
@@ -427,5 +431,76 @@ test('the relay\'s idle close shows its page with a way to join again', { timeou
   assert.match(await bob.page.textContent('#notice-text') ?? '', /You were disconnected after an hour without activity/);
   await bob.page.click('#rejoin');
   await bob.page.locator('#join-form').waitFor();
+  await closeAll([owner, bob]);
+});
+
+test('with the Go client: a browser owner gets and acts on Go reports; a Go owner gets browser reports', { timeout: 120000 }, async () => {
+  const { owner, users: [bob], link, ownerKey } = await room(['bob']);
+  await owner.page.locator('#owner-badge').waitFor({ state: 'visible' });
+  /** @type {import('./lib/bot.mjs').Bot[]} */
+  const bots = [];
+  try {
+    const go = await startBot(link.replace('/?test#', '/#'), { alias: 'gopher' });
+    bots.push(go);
+    const ready = await go.wait((e) => e.event === 'ready', 'ready');
+    await waitForNotice(owner.page, 'gopher joined');
+    await waitForNotice(bob.page, 'gopher joined');
+
+    // The Go client reports bob's message; the browser owner opens and checks it.
+    await send(bob.page, 'a line from the browser');
+    const got = await go.wait((e) => e.event === 'msg' && e.text === 'a line from the browser', 'bob\'s message');
+    go.send({ report: got.id, note: 'from Go, with ünïcode' });
+    await go.wait((e) => e.event === 'reported', 'reported');
+    const card = owner.page.locator('[data-testid=report-card]');
+    await card.waitFor();
+    assert.equal(await card.locator('[data-testid=report-reporter]').textContent(), 'gopher');
+    assert.equal(await card.locator('[data-testid=report-sender]').textContent(), 'bob');
+    assert.equal((await card.locator('[data-testid=report-text]').textContent())?.trim(), 'a line from the browser');
+    assert.equal(await card.locator('[data-testid=report-note]').textContent(), 'from Go, with ünïcode');
+    await card.locator('[data-testid=report-dismiss]').click();
+
+    // Bob reports the Go client's message; the card names it with the fingerprint Go has.
+    go.send({ say: 'a line from Go' });
+    await waitForMessage(bob.page, 'a line from Go');
+    await messageLi(bob.page, 'a line from Go').locator('[data-testid=report-button]').click();
+    await bob.page.click('#report-submit');
+    await card.waitFor();
+    assert.equal(await card.locator('[data-testid=report-sender]').textContent(), 'gopher');
+    assert.equal(await card.locator('[data-testid=report-fingerprint]').textContent(), ready.fingerprint);
+
+    // The browser owner removes the Go client from the card.
+    await card.locator('[data-testid=report-kick]').click();
+    await owner.page.click('#kick-dialog-confirm');
+    const closed = await go.wait((e) => e.event === 'closed', 'closed');
+    assert.equal(closed.code, 4012);
+    await waitForNotice(bob.page, 'gopher was removed by the owner');
+
+    // A Go owner: it claims the key, gets bob's report of olga's message, locks, and removes bob.
+    const gov = await startBot(link.replace('/?test#', '/#'), { alias: 'go-owner' });
+    bots.push(gov);
+    await gov.wait((e) => e.event === 'ready', 'ready');
+    gov.send({ claim: ownerKey });
+    await gov.wait((e) => e.event === 'state' && e.owner === true, 'owner state');
+    await send(owner.page, 'olga says something');
+    await waitForMessage(bob.page, 'olga says something');
+    await messageLi(bob.page, 'olga says something').locator('[data-testid=report-button]').click();
+    await bob.page.fill('#report-note', 'to the Go owner');
+    await bob.page.click('#report-submit');
+    const rep = await gov.wait((e) => e.event === 'report', 'report');
+    assert.equal(rep.from, 'olga');
+    assert.equal(rep.text, 'olga says something');
+    assert.equal(rep.reporter, 'bob');
+    assert.equal(rep.note, 'to the Go owner');
+    assert.equal(rep.fingerprint, (await members(bob.page)).find((m) => m.alias === 'olga')?.fingerprint);
+    gov.send({ lock: true });
+    for (const u of [owner, bob]) {
+      await waitUntil(async () => (await u.page.textContent('#lock-status')) === 'Room locked: nobody new can join', { message: 'locked by Go' });
+    }
+    gov.send({ kick: 'bob' });
+    await bob.page.locator('#notice-view[data-kind=removed]').waitFor();
+    await waitForNotice(owner.page, 'bob was removed by the owner');
+  } finally {
+    for (const b of bots) await b.stop();
+  }
   await closeAll([owner, bob]);
 });
