@@ -256,6 +256,8 @@ test('report: a member reports a message with a note; only the owner sees the ca
   await owner.page.click('#kick-dialog-confirm');
   await alice.page.locator('#notice-view[data-kind=removed]').waitFor();
   await waitForNotice(carol.page, 'alice was removed by the owner');
+  await card.locator('[data-testid=report-gone]').waitFor();
+  assert.equal(await card.locator('[data-testid=report-kick]').count(), 0, 'no Remove for someone gone');
   for (const u of [owner, alice, bob, carol]) assert.deepEqual(u.errors, []);
   await closeAll([owner, alice, bob, carol]);
 });

@@ -163,7 +163,8 @@ export function reportCard(r, o) {
   if (r.text === '' && r.file) body.hidden = true;
   const titleID = `${r.id}-title`;
   const canRemove = r.sender.present && !r.sender.self;
-  return el('li', { className: 'report-card', 'data-testid': 'report-card', 'data-id': r.id, 'aria-labelledby': titleID },
+  return el('li', { className: 'report-card', 'data-testid': 'report-card', 'data-id': r.id, 'data-sender': String(r.sender.session),
+    'aria-labelledby': titleID },
     el('div', { className: 'report-head' },
       el('h3', { id: titleID, className: 'report-title' },
         'Report from ', el('span', { className: 'msg-alias', 'data-testid': 'report-reporter', text: r.reporter.alias })),

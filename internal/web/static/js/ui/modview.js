@@ -76,6 +76,7 @@ export class ModerationView {
       ['reportstate', (ev) => this.setReportState(ev.detail.id, ev.detail.state)],
       ['reportable', (ev) => this.dropReportButton(ev.detail.id)],
       ['mute', () => this.refreshHidden()],
+      ['members', () => this.cardsMembersChanged()],
     ];
     for (const [t, h] of this.handlers) this.room.addEventListener(t, h);
     // ACTIVE (docs/protocol.md 6): a key, a click or a touch shows the
@@ -266,6 +267,17 @@ export class ModerationView {
     // A report of a self-destructing message vanishes with it.
     if (r.ttl) this.reportTimers.set(r.id, setTimeout(() => this.dropReport(r.id, false), r.ttl * 1000));
     announce(`Report from ${r.reporter.alias} about a message from ${r.sender.alias}.`, r.id);
+  }
+
+  /** A reported sender who left (or was removed) can no longer be removed: its cards say so. */
+  cardsMembersChanged() {
+    for (const li of this.chat.list.querySelectorAll('li[data-testid=report-card]')) {
+      if (this.room.members.has(Number(li.getAttribute('data-sender')))) continue;
+      const kick = li.querySelector('[data-testid=report-kick]');
+      if (!kick) continue;
+      if (kick === document.activeElement) /** @type {HTMLElement|null} */ (li.querySelector('[data-testid=report-dismiss]'))?.focus();
+      kick.replaceWith(el('span', { className: 'report-gone', 'data-testid': 'report-gone', text: 'They are no longer in the room.' }));
+    }
   }
 
   /**
