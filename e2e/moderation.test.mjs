@@ -430,7 +430,7 @@ test('the relay\'s idle close shows its page with a way to join again', { timeou
   await joinRoom(bob.page, link, { alias: 'bob' });
   tap.closePage(4015, 'idle for too long');
   await bob.page.locator('#notice-view[data-kind=idle]').waitFor();
-  assert.match(await bob.page.textContent('#notice-text') ?? '', /You were disconnected after an hour without activity/);
+  assert.match(await bob.page.textContent('#notice-text') ?? '', /You were disconnected after a long time without activity/);
   await bob.page.click('#rejoin');
   await bob.page.locator('#join-form').waitFor();
   await closeAll([owner, bob]);

@@ -252,7 +252,7 @@ test('closeMessage gives a sentence for every code', () => {
     assert.match(m, /^[A-Z].*\.$/, `closeMessage(${code}) = ${JSON.stringify(m)}`);
   }
   assert.equal(closeMessage(4012, 'removed by the owner'), 'The owner removed you from this room.');
-  assert.equal(closeMessage(4015, 'idle for too long'), 'You were disconnected after an hour without activity.');
+  assert.equal(closeMessage(4015, 'idle for too long'), 'You were disconnected after a long time without activity.');
   assert.match(closeMessage(4006, 'room locked'), /locked/);
   assert.equal(closeMessage(4321, 'odd'), 'The connection closed: odd (code 4321).');
   assert.equal(closeMessage(4321, ''), 'The connection closed (code 4321).');

@@ -131,6 +131,7 @@ function showJoin(hasPassword, error) {
         const s = /** @type {CustomEvent} */ (ev).detail.status;
         if (s === 'deriving') jv.busy(link.hasPassword ? 'Deriving key… this takes a moment.' : 'Preparing keys…');
         else if (s === 'connecting') jv.busy('Connecting…');
+        else if (s === 'proving') jv.busy('This server asks every newcomer for a moment of computing (a proof of work, against floods)… this takes a few seconds.');
       });
       r.addEventListener('welcome', (ev) => {
         if (/** @type {CustomEvent} */ (ev).detail.resumed || r !== room) return;
@@ -241,7 +242,7 @@ function onEnded(r, d) {
     case CLOSE.IDLE:
       renderNotice(main, {
         kind: 'idle', code: d.code, title: 'Disconnected for inactivity',
-        text: 'You were disconnected after an hour without activity. Your screen was wiped; you can join again as a new member.',
+        text: 'You were disconnected after a long time without activity. Your screen was wiped; you can join again as a new member.',
         actions: [{ ...rejoin, label: 'Join again' }, createAnother],
       });
       return;

@@ -62,7 +62,7 @@ export const CLOSE = Object.freeze({
   LOGGED_OUT: 1000, GOING_AWAY: 1001, TOO_LARGE: 1009,
   BAD_FRAME: 4000, BAD_ENVELOPE: 4001, WRONG_PASSWORD: 4003, NOT_FOUND: 4004,
   ROOM_FULL: 4005, LOCKED: 4006, SESSION_ENDED: 4007, EXPIRED: 4008, PURGED: 4009,
-  NOT_ALLOWED: 4010, TOO_SLOW: 4011, REMOVED: 4012, IDLE: 4015, TOO_MANY: 4029,
+  NOT_ALLOWED: 4010, TOO_SLOW: 4011, REMOVED: 4012, IDLE: 4015, POW: 4017, TOO_MANY: 4029,
 });
 
 /**
@@ -572,7 +572,8 @@ const CLOSE_TEXT = Object.freeze({
   4010: 'You are not allowed to do that in this room.',
   4011: 'Your connection could not keep up with the room, so the server closed it.',
   4012: 'The owner removed you from this room.',
-  4015: 'You were disconnected after an hour without activity.',
+  4015: 'You were disconnected after a long time without activity.',
+  4017: 'This server asks for a proof of work before anyone joins, and it could not be done.',
   4029: 'Too many wrong attempts for this room. Wait a minute and try again.',
 });
 

@@ -18,6 +18,7 @@ import { SenderKeys } from './senderkeys.js';
 import { DMSessions } from './dm.js';
 import { Transfers } from './transfers.js';
 import { Moderation } from './moderation.js';
+import { prove } from './pow.js';
 
 /** Longest message body accepted from the composer, in characters. */
 export const MAX_BODY = 16000;
@@ -59,7 +60,7 @@ const RESUME_WINDOW_MS = 30000;
  */
 
 /**
- * @typedef {'idle'|'deriving'|'connecting'|'joined'|'reconnecting'|'ended'} Status
+ * @typedef {'idle'|'deriving'|'connecting'|'proving'|'joined'|'reconnecting'|'ended'} Status
  */
 
 /** @param {Uint8Array} b */
@@ -271,6 +272,8 @@ export class Room extends EventTarget {
     /** @type {Conn|null} */
     this.conn = null;
     this.welcomed = false;
+    /** a proof of work was done for this tab's JOIN (one try only) */
+    this.proved = false;
     this.attempt = 0;
     this.dropAt = 0;
     /** @type {ReturnType<typeof setTimeout>|null} */
@@ -384,9 +387,12 @@ export class Room extends EventTarget {
     this.connect(encodeJoin(this.keys.rid, this.keys.join));
   }
 
-  /** @param {Uint8Array} first */
-  connect(first) {
-    const c = new Conn(this.url, first);
+  /**
+   * @param {Uint8Array} first
+   * @param {string} [proof] a proof of work for a JOIN (docs/protocol.md section 10)
+   */
+  connect(first, proof) {
+    const c = new Conn(proof ? `${this.url}?pow=${encodeURIComponent(proof)}` : this.url, first);
     this.conn = c;
     c.addEventListener('frame', (ev) => {
       const f = /** @type {CustomEvent} */ (ev).detail;
@@ -1028,8 +1034,25 @@ export class Room extends EventTarget {
    * @param {number} code
    * @param {string} reason
    */
-  onClose(c, code, reason) {
+  async onClose(c, code, reason) {
     if (c !== this.conn || this.status === 'ended') return;
+    if (code === CLOSE.POW && !this.welcomed && !this.proved && this.keys) {
+      // The relay asks for a proof of work before it lets anyone join: do
+      // it once, then join again.
+      this.proved = true;
+      this.setStatus('proving');
+      let proof;
+      try {
+        proof = await prove();
+      } catch (err) {
+        this.end(code, `${reason} (${err instanceof Error ? err.message : err})`);
+        return;
+      }
+      if (this.status !== 'proving' || !this.keys) return;
+      this.setStatus('connecting');
+      this.connect(encodeJoin(this.keys.rid, this.keys.join), proof);
+      return;
+    }
     const dropped = code === 1006 || code === 1005;
     if (dropped && this.welcomed && this.token) {
       if (this.status !== 'reconnecting') this.dropAt = performance.now();
