@@ -181,7 +181,7 @@ func (c *Client) fileStartLocked(m *member, msg Message, dm bool) ([]Event, erro
 		}
 	}
 	info := *msg.File
-	c.transfers[tk] = &transfer{info: info, key: key, from: c.publicLocked(m), dm: dm, data: make([]byte, 0, info.Size), sum: sha256.New()}
+	c.transfers[tk] = &transfer{info: info, key: key, from: c.publicLocked(m), dm: dm, data: make([]byte, 0, min(info.Size, 1<<20)), sum: sha256.New()}
 	return append(evs, Event{Type: "file-offer", From: c.publicLocked(m), ID: msg.ID, Text: msg.Body, File: &info}), nil
 }
 

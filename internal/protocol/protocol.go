@@ -62,7 +62,10 @@ const (
 	MaxEnvelope = HeaderLen + NonceLen + MaxPadded + TagLen + SigLen
 	// MaxFrame is the largest frame a relay accepts.
 	MaxFrame = 1 + MaxEnvelope
-	MaxHello = 1024
+	// MaxHello is the largest hello envelope: one whose plaintext fills the
+	// 1024-byte bucket (a 32-character alias of 4-byte characters with
+	// capabilities does).
+	MaxHello = HeaderLen + NonceLen + 1024 + TagLen + SigLen // 1156
 	MaxMeta  = 1024
 )
 

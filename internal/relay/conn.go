@@ -185,10 +185,16 @@ func closeReason(s string) string {
 // writeLoop writes queued frames until Close, then drains what is queued,
 // sends the close frame and returns.
 func (c *conn) writeLoop(ctx context.Context) {
+	// A write that outlasts WriteTimeout means the peer is there but does
+	// not read. The session is marked too slow before the socket is shut,
+	// so the read loop, which sees the socket fail first, knows why.
 	write := func(b []byte) error {
-		wctx, cancel := context.WithTimeout(ctx, c.s.opt.WriteTimeout)
-		defer cancel()
-		return c.ws.Write(wctx, websocket.MessageBinary, b)
+		t := time.AfterFunc(c.s.opt.WriteTimeout, func() {
+			c.Close(protocol.ErrTooSlow)
+			c.ws.CloseNow()
+		})
+		defer t.Stop()
+		return c.ws.Write(ctx, websocket.MessageBinary, b)
 	}
 	for {
 		select {
@@ -197,11 +203,9 @@ func (c *conn) writeLoop(ctx context.Context) {
 				c.chunkBytes.Add(-int64(len(b)))
 			}
 			if err := write(b); err != nil {
-				if errors.Is(err, context.DeadlineExceeded) {
-					// The peer is there but does not read.
-					c.Close(protocol.ErrTooSlow)
-					c.ws.CloseNow()
-				} else {
+				select {
+				case <-c.done: // too slow, or closing anyway
+				default:
 					c.lost(b)
 				}
 				return

@@ -172,8 +172,14 @@ func TestPasswordGuessingIsLimited(t *testing.T) {
 	if codes[protocol.CloseWrongPassword] != 10 || codes[protocol.CloseTooMany] != 2 {
 		t.Fatalf("12 quick wrong joins closed with %v, want 10 x 4003 then 2 x 4029", codes)
 	}
-	// The right join value still works while guessers are throttled.
-	join(t, s, rm, "friend")
+	// While the room is out of guesses the right value gets the same answer,
+	// so a guesser cannot tell a hit (guess_test.go: it works again within
+	// one refill).
+	if _, err := s.Join(t, rm, "friend", vtest.DialOptions{}); err == nil {
+		t.Fatal("a join got in during the lockout: a guesser could tell a hit from a miss")
+	} else if code, _ := vtest.CloseOf(err); code != protocol.CloseTooMany {
+		t.Fatalf("the right join during the lockout: %v", err)
+	}
 }
 
 func TestLogoutVoidsTheSession(t *testing.T) {

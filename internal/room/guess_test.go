@@ -28,6 +28,11 @@ func TestGuessLimitRefills(t *testing.T) {
 		}
 		guess(protocol.ErrWrongPassword, 10, "at once")
 		guess(protocol.ErrTooMany, 50, "past the burst")
+		// During the lockout the right value gets the same answer, so a
+		// guesser cannot tell when it has found the password.
+		if _, _, err := g.Join(protocol.RID{1}, join, &sink{}); err != protocol.ErrTooMany {
+			t.Fatalf("the right join value during the lockout = %v, want ErrTooMany", err)
+		}
 
 		time.Sleep(6*time.Second - time.Millisecond)
 		guess(protocol.ErrTooMany, 1, "just before a refill")

@@ -279,6 +279,11 @@ func (g *Registry) Join(rid protocol.RID, join [32]byte, c Conn) (*Room, *Member
 	if r == nil {
 		return nil, nil, protocol.ErrNotFound
 	}
+	// While the room is out of guesses every JOIN gets the same answer,
+	// right or wrong, so a guesser learns nothing from it.
+	if r.guesses.Tokens() < 1 {
+		return nil, nil, protocol.ErrTooMany
+	}
 	sum := sha256.Sum256(join[:])
 	if subtle.ConstantTimeCompare(sum[:], r.verifier[:]) != 1 {
 		if !r.guesses.Allow() {

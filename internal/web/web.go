@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"time"
@@ -147,7 +148,14 @@ func createRoom(rooms *room.Registry, w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	var req createRequest
-	if err := dec.Decode(&req); err != nil {
+	err := dec.Decode(&req)
+	if err == nil {
+		// One JSON object and nothing after it.
+		if _, extra := dec.Token(); extra != io.EOF {
+			err = errors.New("trailing data")
+		}
+	}
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			writeError(w, http.StatusRequestEntityTooLarge, "request body over 4096 bytes")
@@ -185,7 +193,7 @@ func createRoom(rooms *room.Registry, w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if minTTL := rooms.Limits().MinTTL; err == nil && (req.TTL < int64(minTTL/time.Second) || req.TTL > 1<<31) {
-		err = fmt.Errorf("ttl must be at least %d seconds", int64(minTTL/time.Second))
+		err = fmt.Errorf("ttl must be at least %d seconds and at most %d", int64(minTTL/time.Second), int64(1)<<31)
 	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())

@@ -136,6 +136,8 @@ func TestCreateRoomAPI(t *testing.T) {
 		{"full", "", createBody('d', 600, ""), 503, "maximum number of rooms"},
 		{"cross origin", "https://evil.example", createBody('e', 600, ""), 403, ""},
 		{"not json", "", "{nope", 400, "docs/protocol.md"},
+		{"trailing data", "", createBody('f', 600, "") + "{", 400, "docs/protocol.md"},
+		{"huge ttl", "", createBody('f', 1<<40, ""), 400, "at most 2147483648"},
 		{"unknown field", "", createBody('f', 600, `,"x":1`), 400, ""},
 		{"short ttl", "", createBody('f', 5, ""), 400, "ttl must be at least 10 seconds"},
 		{"bad policy", "", createBody('f', 600, `,"purge":"nobody"`), 400, "purge must be"},

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  T, KIND, KIND_REPORT, CLOSE, MOD_ERROR, LEFT_REASON, HEADER_LEN, MIN_ENVELOPE, MAX_FRAME,
+  T, KIND, KIND_REPORT, CLOSE, MOD_ERROR, LEFT_REASON, HEADER_LEN, MIN_ENVELOPE, MAX_FRAME, MAX_HELLO,
   encodeJoin, encodeResume, encodeEnvelopeFrame, encodePurge, encodeLogout,
   encodeOwner, encodeKick, encodeLock, encodeActive,
   decodeServerFrame, parseHeader, encodeHeader, closeMessage,
@@ -199,7 +199,7 @@ test('WELCOME: bad fields throw', () => {
   assert.throws(() => decodeServerFrame(zero), /session 0/);
   const w = { session: 1, token: KEY32, remainingMs: 1, policy: /** @type {const} */ ('anyone') };
   assert.throws(() => decodeServerFrame(encodeWelcome({ ...w, meta: new Uint8Array(1025) })), /meta/);
-  assert.throws(() => decodeServerFrame(encodeWelcome({ ...w, members: [{ session: 2, hello: new Uint8Array(1025) }] })), /hello/);
+  assert.throws(() => decodeServerFrame(encodeWelcome({ ...w, members: [{ session: 2, hello: new Uint8Array(MAX_HELLO + 1) }] })), /hello/);
   assert.throws(() => decodeServerFrame(encodeWelcome({ ...w, remainingMs: 2n ** 60n })), /remaining/);
 });
 

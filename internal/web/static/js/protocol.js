@@ -106,7 +106,8 @@ export const JOIN_LEN = 32;
 export const TOKEN_LEN = 32;
 export const OWNER_LEN = 32;
 /** Largest hello envelope and sealed meta (section 6). */
-export const MAX_HELLO = 1024;
+/** The largest hello envelope: one whose plaintext fills the 1024-byte bucket. */
+export const MAX_HELLO = 40 + 12 + 1024 + 16 + 64;
 export const MAX_META = 1024;
 
 /**
