@@ -2,17 +2,20 @@
 # Runs every veil test: formatting and vet, the Go tests with the race
 # detector, the JS unit tests under Node, and the browser end-to-end tests in
 # headless Chromium. Installs what it needs (npm packages from the lock file;
-# Debian's Chromium when run as root and it is missing).
+# Debian's Chromium and tmux when run as root and they are missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v chromium >/dev/null 2>&1; then
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "== installing Debian's chromium"
+    echo "== installing Debian's ${missing[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "Chromium is needed for the browser tests: install it (Debian: sudo apt-get install chromium)" >&2
+    echo "Needed for the tests: ${missing[*]} (Debian: sudo apt-get install ${missing[*]})" >&2
     exit 1
   fi
 fi

@@ -25,7 +25,7 @@ import (
 func veilBinary(t *testing.T) string {
 	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed")
+		t.Fatal("tmux is needed for the terminal tests (scripts/test.sh installs it; Debian: apt-get install tmux)")
 	}
 	bin := filepath.Join(t.TempDir(), "veil")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {

@@ -113,12 +113,9 @@ func FuzzCreateRoom(f *testing.F) {
 	})
 }
 
-// TestWriteFuzzCorpus rewrites the seed corpus when run with
-// -update-corpus.
+// TestWriteFuzzCorpus checks that every seed is in testdata; with
+// -update-corpus it rewrites the seed corpus.
 func TestWriteFuzzCorpus(t *testing.T) {
-	if !*updateCorpus {
-		t.Skip("run with -update-corpus to rewrite testdata/fuzz")
-	}
 	// As a creator's client builds it (client.Create).
 	k, err := e2ee.DeriveRoom(bytes.Repeat([]byte{0x5e}, 32), "")
 	if err != nil {
@@ -175,6 +172,16 @@ func TestWriteFuzzCorpus(t *testing.T) {
 func writeCorpus(t *testing.T, target string, seeds map[string][]any) {
 	t.Helper()
 	dir := filepath.Join("testdata", "fuzz", target)
+	if !*updateCorpus {
+		// Without the flag, check that every seed is on disk (after adding
+		// one: go test -run TestWriteFuzzCorpus -args -update-corpus).
+		for name := range seeds {
+			if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+				t.Errorf("seed %s/%s is not in testdata: rewrite the corpus with -update-corpus", target, name)
+			}
+		}
+		return
+	}
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
