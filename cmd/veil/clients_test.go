@@ -374,21 +374,3 @@ func TestSendFileAndListenSaveDir(t *testing.T) {
 		t.Fatalf("send --file missing = %d %q", code, errs)
 	}
 }
-
-func TestSafeName(t *testing.T) {
-	for in, want := range map[string]string{
-		"report.pdf":             "report.pdf",
-		"../../etc/passwd":       "passwd",
-		`..\..\boot.ini`:         "boot.ini",
-		".bashrc":                "bashrc",
-		"a\x1b[31mred\x07.txt":   "a[31mred.txt",
-		"rtl\u202egpj.exe":       "rtlgpj.exe",
-		"":                       "file",
-		"..":                     "file",
-		strings.Repeat("x", 300): strings.Repeat("x", 100),
-	} {
-		if got := safeName(in); got != want {
-			t.Errorf("safeName(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

@@ -7,15 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"veil/internal/protocol"
+	"veil/internal/tui"
 )
 
 // listenActiveEvery is how often veil listen, a bot that runs unattended,
@@ -174,7 +170,7 @@ Flags:
 			out.Note = e.Note
 		case "file":
 			if *saveDir != "" {
-				p, err := saveFile(*saveDir, e.File.Name, e.Data)
+				p, err := tui.SaveFile(*saveDir, e.File.Name, e.Data)
 				if err != nil {
 					out.Type, out.Text = "file-failed", "save: "+err.Error()
 				} else {
@@ -207,53 +203,4 @@ Flags:
 		return exitOK
 	}
 	return exitFailure
-}
-
-// safeName turns a peer's file name into a plain base name that cannot
-// climb out of the folder or hide itself.
-func safeName(name string) string {
-	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
-	name = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r == '/' || unicode.Is(unicode.Cf, r) {
-			return -1
-		}
-		return r
-	}, name)
-	name = strings.TrimLeft(strings.TrimSpace(name), ".")
-	for len(name) > 100 {
-		_, n := utf8.DecodeLastRuneInString(name)
-		name = name[:len(name)-n]
-	}
-	if name == "" {
-		name = "file"
-	}
-	return name
-}
-
-// saveFile writes data into dir under a safe form of name, never over an
-// existing file, readable by this user only. It returns the path.
-func saveFile(dir, name string, data []byte) (string, error) {
-	base := safeName(name)
-	ext := filepath.Ext(base)
-	stem := strings.TrimSuffix(base, ext)
-	for i := 1; i < 1000; i++ {
-		p := filepath.Join(dir, base)
-		if i > 1 {
-			p = filepath.Join(dir, fmt.Sprintf("%s (%d)%s", stem, i, ext))
-		}
-		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if errors.Is(err, os.ErrExist) {
-			continue
-		}
-		if err != nil {
-			return "", err
-		}
-		if _, err := f.Write(data); err != nil {
-			f.Close()
-			os.Remove(p)
-			return "", err
-		}
-		return p, f.Close()
-	}
-	return "", errors.New("too many files with that name")
 }

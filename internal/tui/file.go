@@ -322,7 +322,7 @@ func (m *Model) save(rest string) tea.Cmd {
 	x.data, x.state = nil, xSaving
 	m.changed()
 	return func() tea.Msg {
-		path, err := saveFile(dir, name, data)
+		path, err := SaveFile(dir, name, data)
 		if err != nil {
 			return fileSavedMsg{x: x, data: data, err: err}
 		}
@@ -346,12 +346,12 @@ func (m *Model) fileSaved(msg fileSavedMsg) {
 	m.changed()
 }
 
-// saveFile writes data to a new file in dir, named after name made safe
+// SaveFile writes data to a new file in dir, named after name made safe
 // (sanitiseName), with mode 0600. It never replaces anything: where the
 // name is taken (by a file, a directory or a link) it adds " (2)", " (3)"
 // and so on before the extension. It returns the path written, absolute
 // where it can tell.
-func saveFile(dir, name string, data []byte) (string, error) {
+func SaveFile(dir, name string, data []byte) (string, error) {
 	base := sanitiseName(name)
 	for i := 1; i <= 1000; i++ {
 		p := filepath.Join(dir, numbered(base, i))

@@ -64,7 +64,7 @@ func TestSaveFileNeverOverwrites(t *testing.T) {
 	dir := t.TempDir()
 	var paths []string
 	for i := range 3 {
-		p, err := saveFile(dir, "../report.pdf", []byte(fmt.Sprint("version ", i)))
+		p, err := SaveFile(dir, "../report.pdf", []byte(fmt.Sprint("version ", i)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,30 +96,30 @@ func TestSaveFileNeverOverwrites(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "taken"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if p, err := saveFile(dir, "link.txt", []byte("new")); err != nil || filepath.Base(p) != "link (2).txt" {
+	if p, err := SaveFile(dir, "link.txt", []byte("new")); err != nil || filepath.Base(p) != "link (2).txt" {
 		t.Errorf("saveFile over a link = %s, %v", p, err)
 	}
 	if b, _ := os.ReadFile(target); string(b) != "untouched" {
 		t.Errorf("a save wrote through a symbolic link: the target holds %q", b)
 	}
-	if p, err := saveFile(dir, "taken", []byte("new")); err != nil || filepath.Base(p) != "taken (2)" {
+	if p, err := SaveFile(dir, "taken", []byte("new")); err != nil || filepath.Base(p) != "taken (2)" {
 		t.Errorf("saveFile over a directory = %s, %v", p, err)
 	}
 
 	// Numbering keeps a long name within bounds.
 	long := strings.Repeat("x", 200) + ".bin"
 	for range 2 {
-		p, err := saveFile(dir, long, nil)
+		p, err := SaveFile(dir, long, nil)
 		if err != nil || len(filepath.Base(p)) > maxNameBytes || !strings.HasSuffix(p, ".bin") {
-			t.Errorf("saveFile(long) = %s (%d bytes), %v", filepath.Base(p), len(filepath.Base(p)), err)
+			t.Errorf("SaveFile(long) = %s (%d bytes), %v", filepath.Base(p), len(filepath.Base(p)), err)
 		}
 	}
-	if p, _ := saveFile(dir, long, nil); !strings.HasSuffix(p, " (3).bin") {
+	if p, _ := SaveFile(dir, long, nil); !strings.HasSuffix(p, " (3).bin") {
 		t.Errorf("third long save = %s", filepath.Base(p))
 	}
 
 	// A missing directory is an error, and nothing is created.
-	if _, err := saveFile(filepath.Join(dir, "missing"), "a.txt", []byte("x")); err == nil {
+	if _, err := SaveFile(filepath.Join(dir, "missing"), "a.txt", []byte("x")); err == nil {
 		t.Error("saveFile into a missing directory succeeded")
 	}
 }
