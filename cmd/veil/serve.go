@@ -64,7 +64,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.Float64Var(&c.joinRate, "join-rate", room.DefaultLimits.JoinRate, "joins one room admits per minute, after a burst of as many; more are refused with 4029 (against raids; per room, so it holds behind Tor too)")
 	fs.Float64Var(&c.createRate, "create-rate", 10, "rooms one client address may create per minute, after a burst of twice as many; more get 429. Behind Tor everyone shares one address: raise it")
 	fs.DurationVar(&c.idle, "idle", relay.DefaultOptions.Idle, "close a session whose client sent nothing (no message, key press or click) for this long, with 4015; 0 never")
-	fs.IntVar(&c.pow, "pow", 0, "ask a proof of work of `BITS` (1 to 28; about 2^BITS hashes, 16 takes a browser about a second) for every room creation and join; 0 asks none. For servers flooded from addresses they cannot tell apart, such as Tor's")
+	fs.IntVar(&c.pow, "pow", 0, "ask a proof of work of `BITS` (1 to 28; about 2^BITS hashes, 16 takes a browser under a second; each bit more doubles it) for every room creation and join; 0 asks none. For servers flooded from addresses they cannot tell apart, such as Tor's")
 	fs.Func("trusted-proxy", "`CIDR` of a reverse proxy whose X-Forwarded-For names the client (repeatable); from others the header is ignored", func(v string) error {
 		p, err := netip.ParsePrefix(v)
 		if err != nil {
