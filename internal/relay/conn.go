@@ -44,8 +44,13 @@ type conn struct {
 
 	// owned by serve: this session's send budget
 	msgs, bytes, ctl *rate.Limiter
-	dropped          int // frames dropped in a row for going too fast
+	dropped          int       // frames dropped for going too fast, since the last quiet spell
+	lastDrop         time.Time // when the last was dropped
 }
+
+// floodQuiet is how long a session must stay within its budget for its
+// dropped frames to be forgiven.
+const floodQuiet = 10 * time.Second
 
 // ErrFlooding closes a session that kept sending far over its budget.
 var ErrFlooding = &protocol.Reject{Code: protocol.CloseTooMany, Reason: "too many messages"}
@@ -56,8 +61,13 @@ const ctlFrame byte = 0
 
 // allow spends this session's budget on an envelope of kind and size n (or
 // a frame that is no envelope: ctlFrame). It reports whether to act on it;
-// past CutAfter drops in a row it returns ErrFlooding.
-func (c *conn) allow(kind byte, n int) (bool, error) {
+// past CutAfter drops without a quiet spell (floodQuiet) between them it
+// returns ErrFlooding.
+//
+// After a drop it stops reading this socket until the budget has room
+// again: a flooder's frames then wait in its own TCP buffers, not in the
+// relay's CPU, and honest members do not pay for them.
+func (c *conn) allow(ctx context.Context, kind byte, n int) (bool, error) {
 	if c.msgs == nil {
 		o := c.s.opt
 		c.msgs = rate.NewLimiter(rate.Limit(o.MsgRate), o.MsgBurst)
@@ -65,25 +75,49 @@ func (c *conn) allow(kind byte, n int) (bool, error) {
 		c.ctl = rate.NewLimiter(rate.Limit(o.CtlRate), o.CtlBurst)
 	}
 	ok := false
+	now := time.Now()
+	var spent *rate.Limiter // the budget that ran out
 	switch kind {
 	case protocol.KindChunk:
 		return true, nil // paced per room
 	case protocol.KindSenderKey, protocol.KindHandshake, ctlFrame:
-		ok = c.ctl.Allow()
+		ok, spent = c.ctl.AllowN(now, 1), c.ctl
 	default:
-		now := time.Now()
-		ok = c.msgs.AllowN(now, 1) && c.bytes.AllowN(now, n)
+		if ok, spent = c.msgs.AllowN(now, 1), c.msgs; ok {
+			ok, spent = c.bytes.AllowN(now, n), c.bytes
+		}
 	}
 	if ok {
-		c.dropped = 0
 		return true, nil
 	}
+	// Drops count until the session has kept within its budget for
+	// floodQuiet; a flooder that is only throttled keeps counting.
+	if now.Sub(c.lastDrop) > floodQuiet {
+		c.dropped = 0
+	}
+	c.lastDrop = now
 	c.dropped++
 	if c.dropped == 1 {
 		c.Send(protocol.Encode(protocol.Error{Code: protocol.CloseTooMany, Reason: "slow down: you are sending too fast, and messages were dropped"}))
 	}
 	if c.dropped > c.s.opt.CutAfter {
 		return false, ErrFlooding
+	}
+	k := 1
+	if spent == c.bytes {
+		k = min(n, c.s.opt.BytesBurst)
+	}
+	r := spent.ReserveN(now, k)
+	wait := min(r.DelayFrom(now), time.Second)
+	r.CancelAt(now)
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		case <-c.done:
+		}
 	}
 	return false, nil
 }
@@ -427,7 +461,7 @@ func (c *conn) handle(ctx context.Context, rm *room.Room, m *room.Member, f prot
 		if h.Sender != m.Session() {
 			return protocol.BadEnvelope("wrong sender")
 		}
-		if ok, err := c.allow(h.Kind, len(f.Raw)); !ok {
+		if ok, err := c.allow(ctx, h.Kind, len(f.Raw)); !ok {
 			return err // nil: dropped, the socket stays
 		}
 		if h.Kind == protocol.KindChunk {
@@ -453,7 +487,7 @@ func (c *conn) handle(ctx context.Context, rm *room.Room, m *room.Member, f prot
 	case protocol.Logout:
 		rm.Leave(m, protocol.LeftLoggedOut)
 	case protocol.Purge, protocol.Owner, protocol.Kick, protocol.Lock, protocol.Active:
-		if ok, err := c.allow(ctlFrame, 0); !ok {
+		if ok, err := c.allow(ctx, ctlFrame, 0); !ok {
 			return err
 		}
 		var e *protocol.Error

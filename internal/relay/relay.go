@@ -42,8 +42,9 @@ type Options struct {
 	// chunks are paced per room instead.
 	MsgRate, BytesRate, CtlRate    float64
 	MsgBurst, BytesBurst, CtlBurst int
-	// CutAfter is how many frames in a row a session may have dropped for
-	// going too fast before it is closed with 4029.
+	// CutAfter is how many frames a session may have dropped for going too
+	// fast, with no 10 s spell within its budget between them, before it is
+	// closed with 4029.
 	CutAfter int
 	// MaxConns caps the open sockets; ConnsPerAddr caps them per client
 	// address (kept only as a keyed hash, see package limit). Beyond either,
