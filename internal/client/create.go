@@ -88,7 +88,7 @@ func Create(ctx context.Context, base string, o CreateOptions) (Created, error) 
 		"purge":    o.Purge,
 	}
 	// The meta carries the name, if any, and the report key (docs/protocol.md 9.3).
-	rk, err := e2ee.ReportKey(out.Owner, k.RID)
+	rk, err := e2ee.ReportKey(out.Owner, k)
 	if err != nil {
 		return out, err
 	}

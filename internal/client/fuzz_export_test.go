@@ -60,7 +60,7 @@ func (c *Client) SetMeta(meta []byte) {
 // SetOwnerKey gives the client the owner key, and so the report key,
 // without telling the relay.
 func (c *Client) SetOwnerKey(key [32]byte) error {
-	rk, err := e2ee.ReportKey(key, c.keys.RID)
+	rk, err := e2ee.ReportKey(key, c.keys)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.mod.ownerKey, c.mod.reportKey = &key, rk

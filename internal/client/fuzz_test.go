@@ -554,7 +554,7 @@ func FuzzParseOwnerKey(f *testing.F) {
 func FuzzClientFrame(f *testing.F) {
 	fx := newFixture(f)
 	ws := sinkSocket(f)
-	rk, err := e2ee.ReportKey(ownerKy, fx.keys.RID)
+	rk, err := e2ee.ReportKey(ownerKy, fx.keys)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -702,7 +702,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		return frame(env)
 	}
 	msg3 := fx.msg(3, []byte(`{"id":"c","body":"third"}`))
-	rk, _ := e2ee.ReportKey(ownerKy, fx.keys.RID)
+	rk, _ := e2ee.ReportKey(ownerKy, fx.keys)
 	rh := fx.header(protocol.KindReport, 0, 0, 5)
 	report, err := e2ee.SealReport(rh, rk.PublicKey().Bytes(), fx.peer.Ed, msg3[1:], fx.mks[3], "please look")
 	if err != nil {

@@ -119,7 +119,7 @@ func (c *Client) Report(ctx context.Context, id, note string) error {
 // ClaimOwner proves to the relay that this session holds the owner key;
 // a "state" event with Owner set follows. The key also opens reports.
 func (c *Client) ClaimOwner(ctx context.Context, key [32]byte) error {
-	rk, err := e2ee.ReportKey(key, c.keys.RID)
+	rk, err := e2ee.ReportKey(key, c.keys)
 	if err != nil {
 		return err
 	}

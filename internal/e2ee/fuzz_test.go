@@ -272,7 +272,7 @@ func reportedMsg(fx fixture) []byte {
 // CheckReported passes only alice's real message.
 func FuzzReportBody(f *testing.F) {
 	fx := newFixture(f)
-	priv, err := e2ee.ReportKey(rpOwner, fx.keys.RID)
+	priv, err := e2ee.ReportKey(rpOwner, fx.keys)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -565,7 +565,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		"short-envelope": {sk[:protocol.MinEnvelope], bytes.Repeat([]byte{0}, 88)},
 	})
 
-	rpPriv, _ := e2ee.ReportKey(rpOwner, k.RID)
+	rpPriv, _ := e2ee.ReportKey(rpOwner, k)
 	rpHdr := rpHeader(k)
 	notReport := rpHdr
 	notReport.Kind = protocol.KindMsg

@@ -21,11 +21,13 @@ const MaxReportNote = 500
 // envelope (a message in the 65,536-byte bucket).
 var ErrReportTooLarge = errors.New("e2ee: this message is too large to report")
 
-// ReportKey derives the room's report key pair from the owner key
-// (docs/protocol.md 9.3). Only the owner can compute the private half; the
+// ReportKey derives the room's report key pair from the owner key and the
+// room's roster key (docs/protocol.md 9.3). The relay sees the owner key
+// (OWNER, PURGE) but never the roster key, and members know the roster key
+// but not the owner key: only the owner can compute the private half. The
 // public half goes in the room meta.
-func ReportKey(owner [32]byte, rid protocol.RID) (*ecdh.PrivateKey, error) {
-	sk, err := hkdf.Key(sha256.New, owner[:], rid[:], "veil/report-key", 32)
+func ReportKey(owner [32]byte, k Keys) (*ecdh.PrivateKey, error) {
+	sk, err := hkdf.Key(sha256.New, owner[:], k.Roster[:], "veil/report-key"+string(k.RID[:]), 32)
 	if err != nil {
 		return nil, err
 	}

@@ -26,7 +26,7 @@ func linkKeys(base string, secret [32]byte, password string) (string, e2ee.Keys,
 // sealMeta seals the room meta as a creator's client does: the name, if
 // any, and the report key derived from the owner key.
 func sealMeta(k e2ee.Keys, name string, owner [32]byte) ([]byte, error) {
-	rk, err := e2ee.ReportKey(owner, k.RID)
+	rk, err := e2ee.ReportKey(owner, k)
 	if err != nil {
 		return nil, err
 	}

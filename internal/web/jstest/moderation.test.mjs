@@ -17,6 +17,7 @@ import { T, KIND, decodeServerFrame } from '../static/js/protocol.js';
 const seq = (n, start) => Uint8Array.from({ length: n }, (_, i) => (start + i) & 255);
 const RID = seq(16, 0x70);
 const OWNER = seq(32, 0x20);
+const ROSTER = seq(32, 0x50);
 
 /**
  * A fake room around a Moderation: it records the frames sent and the
@@ -29,7 +30,7 @@ function fakeRoom(o) {
   /** @type {any[]} */
   const events = [];
   const room = {
-    keys: /** @type {any} */ ({ rid: RID }),
+    keys: /** @type {any} */ ({ rid: RID, roster: ROSTER }),
     identity: o.identity,
     session: o.session,
     owner: o.owner ?? null,
@@ -67,7 +68,7 @@ async function member(session, alias, identity, self = false) {
 
 /** The meta a created room carries: its report public key. */
 async function meta() {
-  return { name: 'test', report: b64url((await reportKeyPair(OWNER, RID)).pub) };
+  return { name: 'test', report: b64url((await reportKeyPair(OWNER, ROSTER, RID)).pub) };
 }
 
 /** A message from sender, sealed as kind 2, and its key. */

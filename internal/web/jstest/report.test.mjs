@@ -20,6 +20,7 @@ import { PKCS8_X25519 } from '../static/js/primitives.js';
 const seq = (n, start) => Uint8Array.from({ length: n }, (_, i) => (start + i) & 255);
 const OWNER = seq(32, 0x40);
 const RID = seq(16, 0x90);
+const ROSTER = seq(32, 0x60);
 
 /**
  * A room with three members: the sender of a message, the reporter, and a
@@ -35,24 +36,26 @@ async function scene(o = {}) {
   const env = await sealChainMessage({
     kind, rid: RID, sender: 11, to: kind === KIND.DM ? (o.to ?? 22) : 0, epoch: 1, seq: n, mk, edPriv: sender.edPriv, data,
   });
-  const keys = await reportKeyPair(OWNER, RID);
+  const keys = await reportKeyPair(OWNER, ROSTER, RID);
   return { sender, reporter, mk, env, keys, data };
 }
 
-test('report key: HKDF(owner, rid, "veil/report-key") as X25519, and its public key', async () => {
-  const a = await reportKeyPair(OWNER, RID);
-  const b = await reportKeyPair(OWNER, RID);
+test('report key: HKDF(owner, kRos, "veil/report-key" || rid) as X25519, and its public key', async () => {
+  const a = await reportKeyPair(OWNER, ROSTER, RID);
+  const b = await reportKeyPair(OWNER, ROSTER, RID);
   assert.deepEqual(a, b, 'deterministic');
   assert.equal(a.priv.length, 32);
   assert.equal(a.pub.length, 32);
-  const other = await reportKeyPair(OWNER, seq(16, 0x91));
+  const other = await reportKeyPair(OWNER, ROSTER, seq(16, 0x91));
   assert.notDeepEqual(other.pub, a.pub, 'bound to the room');
+  const otherRoster = await reportKeyPair(OWNER, seq(32, 0x61), RID);
+  assert.notDeepEqual(otherRoster.pub, a.pub, 'needs the roster key, which the relay never sees');
   // The public key is X25519(priv, 9): the same as a WebCrypto import of priv gives.
   const k = await crypto.subtle.importKey('pkcs8', concat(PKCS8_X25519, a.priv), { name: 'X25519' }, true, ['deriveBits']);
   const jwk = await crypto.subtle.exportKey('jwk', k);
   assert.equal(Buffer.from(/** @type {string} */ (jwk.x), 'base64url').toString('hex'), toHex(a.pub));
-  await assert.rejects(() => reportKeyPair(seq(31, 0), RID), /owner key/);
-  await assert.rejects(() => reportKeyPair(OWNER, seq(15, 0)), /rid/);
+  await assert.rejects(() => reportKeyPair(seq(31, 0), ROSTER, RID), /owner key/);
+  await assert.rejects(() => reportKeyPair(OWNER, ROSTER, seq(15, 0)), /rid/);
   assert.equal(toHex(reportInfo(RID, 0x01020304)), toHex(enc.encode('veil/report')) + toHex(RID) + '01020304');
 });
 
@@ -109,7 +112,7 @@ test('report: every check of section 9.3 refuses what it should', async () => {
     bad[at] ^= 1;
     await assert.rejects(() => open(bad), undefined, `bit flipped at ${at}`);
   }
-  const wrong = await reportKeyPair(seq(32, 0x41), RID);
+  const wrong = await reportKeyPair(seq(32, 0x41), ROSTER, RID);
   await assert.rejects(() => open(rep, { reportPriv: wrong.priv }), /authenticate/);
 
   // The header of a report: epoch 0, to 0, seq > 0, suite 2, kind 7.
@@ -169,7 +172,7 @@ const VECTOR = new URL('../../../testdata/vectors/report.json', import.meta.url)
 
 test('report vector from Go: key, open, and every check', { skip: !existsSync(VECTOR) && 'testdata/vectors/report.json not written yet' }, async () => {
   const V = JSON.parse(readFileSync(VECTOR, 'utf8'));
-  const keys = await reportKeyPair(hex(V.owner), hex(V.rid));
+  const keys = await reportKeyPair(hex(V.owner), hex(V.roster), hex(V.rid));
   assert.equal(toHex(keys.priv), V.report_private);
   assert.equal(toHex(keys.pub), V.report_public);
   const rep = hex(V.report_envelope);

@@ -173,7 +173,7 @@ export class Moderation {
   async deriveReportKey() {
     const keys = this.room.keys;
     if (!this.room.owner || !keys) return;
-    const { priv, pub } = await e2ee.reportKeyPair(this.room.owner, keys.rid);
+    const { priv, pub } = await e2ee.reportKeyPair(this.room.owner, keys.roster, keys.rid);
     try {
       this.reportKey = { priv: await importX25519(priv), pub };
     } finally {

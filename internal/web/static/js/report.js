@@ -34,16 +34,22 @@ export const MAX_REPORTED = MAX_FRAME - 1 - REPORT_OVERHEAD - MAX_NOTE;
 
 /**
  * The room's report key pair (section 9.3): the private key is
- * HKDF-SHA256(ikm = owner, salt = rid, info = "veil/report-key", 32), an
- * X25519 private key; the public key is X25519(private, 9).
+ * HKDF-SHA256(ikm = owner, salt = kRos, info = "veil/report-key" || rid, 32),
+ * an X25519 private key; the public key is X25519(private, 9). The relay
+ * sees the owner key but never kRos; members know kRos but not the owner
+ * key: only the owner derives it.
  * @param {Uint8Array} owner the owner key, 32 bytes
+ * @param {Uint8Array|CryptoKey} roster the room's roster key kRos: 32 bytes, or the room's AES key
  * @param {Uint8Array} rid 16 bytes
  * @returns {Promise<{priv: Uint8Array, pub: Uint8Array}>} the caller erases priv
  */
-export async function reportKeyPair(owner, rid) {
+export async function reportKeyPair(owner, roster, rid) {
   need(owner, 32, 'owner key');
+  const raw = roster instanceof Uint8Array ? roster : new Uint8Array(await crypto.subtle.exportKey('raw', roster));
+  need(raw, 32, 'roster key');
   need(rid, RID_LEN, 'rid');
-  const priv = await hkdf(owner, rid, L_REPORT_KEY, 32);
+  const priv = await hkdf(owner, raw, concat(L_REPORT_KEY, rid), 32);
+  if (raw !== roster) raw.fill(0);
   const pub = await x25519Public(await importX25519(priv));
   return { priv, pub };
 }

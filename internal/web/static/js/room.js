@@ -86,7 +86,7 @@ export async function createRoom(o) {
   const hasPassword = o.password !== '';
   const keys = await e2ee.deriveRoom(secret, hasPassword ? o.password : undefined);
   const name = o.name.trim().slice(0, 200);
-  const report = await e2ee.reportKeyPair(owner, keys.rid);
+  const report = await e2ee.reportKeyPair(owner, keys.roster, keys.rid);
   report.priv.fill(0);
   /** @type {{name?: string, report: string}} */
   const meta = name !== '' ? { name, report: e2ee.b64url(report.pub) } : { report: e2ee.b64url(report.pub) };
