@@ -10,12 +10,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"flag"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -25,6 +21,7 @@ import (
 
 	"veil/internal/client"
 	"veil/internal/e2ee"
+	"veil/internal/fuzzseed"
 	"veil/internal/protocol"
 )
 
@@ -34,8 +31,6 @@ import (
 // testdata/fuzz/FuzzXxx, made by the real encoders:
 // go test -run TestWriteFuzzCorpus -update-corpus. Every key is fixed, so the
 // committed seeds keep opening.
-
-var updateCorpus = flag.Bool("update-corpus", false, "rewrite testdata/fuzz from the real encoders")
 
 const (
 	self      = 1
@@ -616,7 +611,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		b, _ := json.Marshal(client.Message{ID: "f", Body: "caption", File: &i})
 		return b
 	}
-	writeCorpus(t, "FuzzMessage", map[string][]any{
+	fuzzseed.Corpus(t, "FuzzMessage", map[string][]any{
 		"message":         {[]byte(`{"id":"0123456789abcdef0123456789abcdef","body":"hello **there**"}`), uint16(0)},
 		"message-ttl":     {[]byte(`{"id":"a","body":"gone soon","ttl":30,"reply":{"id":"b","alias":"x","text":""}}`), uint16(4)},
 		"gap-2000":        {[]byte(`{"id":"a","body":"far"}`), uint16(e2ee.MaxJump)},
@@ -639,7 +634,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	ek := b64(fx.dk.EncapsulationKey().Bytes())
 	hs := func(v any) []byte { b, _ := json.Marshal(v); return b }
 	zero := b64(make([]byte, 32))
-	writeCorpus(t, "FuzzHandshake", map[string][]any{
+	fuzzseed.Corpus(t, "FuzzHandshake", map[string][]any{
 		"offer":                {hs(map[string]string{"t": "offer", "e": ephPub}), false, false},
 		"offer-hybrid":         {hs(map[string]string{"t": "offer", "e": ephPub, "kem": ek}), false, true},
 		"offer-missing-kem":    {hs(map[string]string{"t": "offer", "e": ephPub}), false, true},
@@ -659,7 +654,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	})
 
 	long := longFile
-	writeCorpus(t, "FuzzFileChunks", map[string][]any{
+	fuzzseed.Corpus(t, "FuzzFileChunks", map[string][]any{
 		"one-chunk":     {false, shortFile, []byte("extra"), uint64(1), uint64(2), byte(0), byte(0), byte(0)},
 		"two-chunks":    {true, long[:client.ChunkData], long[client.ChunkData:], uint64(1), uint64(2), byte(0), protocol.FlagLast, byte(0)},
 		"unmarked-last": {false, shortFile, []byte{}, uint64(1), uint64(1), byte(0), protocol.FlagLast, byte(0)},
@@ -672,7 +667,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		"index-0":       {false, shortFile, shortFile, uint64(0), uint64(1), protocol.FlagLast, protocol.FlagLast, byte(0)},
 	})
 
-	writeCorpus(t, "FuzzRoomName", map[string][]any{
+	fuzzseed.Corpus(t, "FuzzRoomName", map[string][]any{
 		"name":        {[]byte(`{"name":"Team room"}`), "Team room"},
 		"report-key":  {[]byte(`{"name":"r","report":"` + b64(bytes.Repeat([]byte{9}, 32)) + `"}`), "\u202eevil\u202c"},
 		"short-key":   {[]byte(`{"report":"AAAA"}`), "\xff\xfe"},
@@ -685,7 +680,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	})
 
 	key := (client.Created{Owner: [32]byte{1, 2, 3}}).OwnerKey()
-	writeCorpus(t, "FuzzParseOwnerKey", map[string][]any{
+	fuzzseed.Corpus(t, "FuzzParseOwnerKey", map[string][]any{
 		"key":           {key},
 		"spaces":        {"  " + key + "\n"},
 		"line-break":    {key[:20] + "\n" + key[20:]},
@@ -729,7 +724,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		"welcome":         {protocol.Encode(protocol.Welcome{Session: 3})},
 		"garbage":         {[]byte{0x03, 0x01}},
 	}
-	writeCorpus(t, "FuzzClientFrame", seeds)
+	fuzzseed.Corpus(t, "FuzzClientFrame", seeds)
 }
 
 func mustSeal(t *testing.T, fx *fixture, meta []byte) []byte {
@@ -738,47 +733,4 @@ func mustSeal(t *testing.T, fx *fixture, meta []byte) []byte {
 		t.Fatal(err)
 	}
 	return s
-}
-
-// writeCorpus replaces testdata/fuzz/target with one file per seed, in the
-// "go test fuzz v1" format go test reads.
-func writeCorpus(t *testing.T, target string, seeds map[string][]any) {
-	t.Helper()
-	dir := filepath.Join("testdata", "fuzz", target)
-	if !*updateCorpus {
-		// Without the flag, check that every seed is on disk (after adding
-		// one: go test -run TestWriteFuzzCorpus -args -update-corpus).
-		for name := range seeds {
-			if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
-				t.Errorf("seed %s/%s is not in testdata: rewrite the corpus with -update-corpus", target, name)
-			}
-		}
-		return
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, vals := range seeds {
-		b := []byte("go test fuzz v1\n")
-		for _, v := range vals {
-			switch v := v.(type) {
-			case []byte:
-				b = fmt.Appendf(b, "[]byte(%q)\n", v)
-			case string:
-				b = fmt.Appendf(b, "string(%q)\n", v)
-			case byte:
-				b = fmt.Appendf(b, "byte(%q)\n", v)
-			case bool, uint16, uint64:
-				b = fmt.Appendf(b, "%T(%v)\n", v, v)
-			default:
-				t.Fatalf("seed %s: unsupported %T", name, v)
-			}
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 }

@@ -8,24 +8,20 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"unicode"
 	"unicode/utf8"
 
 	"veil/internal/e2ee"
+	"veil/internal/fuzzseed"
 	"veil/internal/protocol"
 )
 
 // The fuzz targets below read their seeds from testdata/fuzz/FuzzXxx, made
 // by the real encoders: go test -run TestWriteFuzzCorpus -update-corpus.
 // Every key is fixed, so the committed seeds keep opening.
-
-var updateCorpus = flag.Bool("update-corpus", false, "rewrite testdata/fuzz from the real encoders")
 
 type fixture struct {
 	keys       e2ee.Keys
@@ -489,7 +485,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	link := e2ee.Link{Base: "https://veil.example", Secret: secret}.String()
 	plink := e2ee.Link{Base: "http://127.0.0.1:8080", Secret: secret, Password: true}.String()
 	frag := link[strings.Index(link, "#"):]
-	writeCorpus(t, "FuzzParseLink", map[string][]any{
+	fuzzseed.Corpus(t, "FuzzParseLink", map[string][]any{
 		"link":              {link},
 		"password-link":     {plink},
 		"bare-fragment":     {frag},
@@ -514,7 +510,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	bobs := fmt.Sprintf(`{"alias":"bob","x":%q,"e":%q}`, b64(fx.bob.XPub()), b64(fx.bob.EdPub()))
 	flipped := bytes.Clone(hello)
 	flipped[60] ^= 1
-	writeCorpus(t, "FuzzOpenHello", map[string][]any{
+	fuzzseed.Corpus(t, "FuzzOpenHello", map[string][]any{
 		"valid":           {hello, []byte(good), "quiet-otter", uint32(2)},
 		"caps":            {hello, []byte(strings.TrimSuffix(good, "}") + `,"caps":["mlkem768"]}`), "a\u200bb", uint32(9)},
 		"other-room":      {foreign, []byte(bobs), "  two   words  ", uint32(2)},
@@ -531,7 +527,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	meta, _ := e2ee.SealMeta(k.Roster[:], k.RID, name, fixedNonce)
 	badTag := bytes.Clone(meta)
 	badTag[len(badTag)-1] ^= 1
-	writeCorpus(t, "FuzzOpenMeta", map[string][]any{
+	fuzzseed.Corpus(t, "FuzzOpenMeta", map[string][]any{
 		"valid":     {meta, name},
 		"empty":     {[]byte{}, []byte{}},
 		"too-short": {meta[:protocol.NonceLen+protocol.TagLen-1], bytes.Repeat([]byte("n"), protocol.MaxMeta-protocol.NonceLen-protocol.TagLen)},
@@ -553,7 +549,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	encFlipped[0] ^= 0x80
 	ctFlipped := bytes.Clone(body)
 	ctFlipped[40] ^= 1
-	writeCorpus(t, "FuzzOpenSenderKey", map[string][]any{
+	fuzzseed.Corpus(t, "FuzzOpenSenderKey", map[string][]any{
 		"valid":          {sk, body},
 		"to-carol":       {toCarol, toCarol[protocol.HeaderLen : len(toCarol)-protocol.SigLen]},
 		"kind-2":         {signed(fx.alice.Ed, asMsg, body), body[:len(body)-1]},
@@ -585,7 +581,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	}
 	forged := bytes.Clone(reported)
 	forged[60] ^= 1
-	writeCorpus(t, "FuzzReportBody", map[string][]any{
+	fuzzseed.Corpus(t, "FuzzReportBody", map[string][]any{
 		"valid":          {report, reportPT(rpMK, reported, "spam, again")},
 		"no-note":        {report[:len(report)-1], reportPT(rpMK, reported, "")},
 		"wrong-mk":       {signed(fx.alice.Ed, rpHdr, report[protocol.HeaderLen:len(report)-protocol.SigLen]), reportPT([32]byte{1}, reported, "x")},
@@ -614,7 +610,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	m1, _ := e2ee.Seal(h1, mk1[:], fx.alice.Ed, []byte(`{"id":"1","body":"m"}`), fixedNonce)
 	badPad := make([]byte, 256)
 	badPad[3], badPad[255] = 2, 1
-	writeCorpus(t, "FuzzRecvChain", map[string][]any{
+	fuzzseed.Corpus(t, "FuzzRecvChain", map[string][]any{
 		"in-order":       {ops(1, 0, 2, 0, 3, 0), []byte{}},
 		"out-of-order":   {ops(3, 0, 1, 0, 2, 0, 2, 0), []byte{}},
 		"replay":         {ops(1, 0, 1, 0, 0, 0), []byte{}},
@@ -635,7 +631,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	dirty[255] = 1
 	long := bytes.Clone(small)
 	long[2] = 1
-	writeCorpus(t, "FuzzUnpad", map[string][]any{
+	fuzzseed.Corpus(t, "FuzzUnpad", map[string][]any{
 		"small":          {small},
 		"full-bucket":    {full},
 		"next-bucket":    {over},
@@ -648,7 +644,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 
 	h := protocol.Header{Version: 1, Suite: e2ee.SuiteV1, Kind: protocol.KindMsg, RID: k.RID, Sender: 3, Seq: 1}
 	msg, _ := e2ee.Seal(h, k.Msg[:], fx.alice.Ed, []byte("hello"), fixedNonce)
-	writeCorpus(t, "FuzzOpen", map[string][]any{
+	fuzzseed.Corpus(t, "FuzzOpen", map[string][]any{
 		"message":   {msg},
 		"hello":     {hello},
 		"truncated": {hello[:len(hello)-1]},
@@ -658,46 +654,3 @@ func TestWriteFuzzCorpus(t *testing.T) {
 }
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
-
-// writeCorpus replaces testdata/fuzz/target with one file per seed, in the
-// "go test fuzz v1" format go test reads.
-func writeCorpus(t *testing.T, target string, seeds map[string][]any) {
-	t.Helper()
-	dir := filepath.Join("testdata", "fuzz", target)
-	if !*updateCorpus {
-		// Without the flag, check that every seed is on disk (after adding
-		// one: go test -run TestWriteFuzzCorpus -args -update-corpus).
-		for name := range seeds {
-			if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
-				t.Errorf("seed %s/%s is not in testdata: rewrite the corpus with -update-corpus", target, name)
-			}
-		}
-		return
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, vals := range seeds {
-		b := []byte("go test fuzz v1\n")
-		for _, v := range vals {
-			switch v := v.(type) {
-			case []byte:
-				b = fmt.Appendf(b, "[]byte(%q)\n", v)
-			case string:
-				b = fmt.Appendf(b, "string(%q)\n", v)
-			case byte:
-				b = fmt.Appendf(b, "byte(%q)\n", v)
-			case bool, uint16, uint32, uint64, int64:
-				b = fmt.Appendf(b, "%T(%v)\n", v, v)
-			default:
-				t.Fatalf("seed %s: unsupported %T", name, v)
-			}
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}

@@ -3,20 +3,15 @@ package protocol_test
 import (
 	"bytes"
 	"errors"
-	"flag"
-	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
+	"veil/internal/fuzzseed"
 	"veil/internal/protocol"
 )
 
 // The fuzz targets of this package (FuzzDecode, FuzzParseHeader) read their
 // seeds from testdata/fuzz/FuzzXxx, made by the encoders:
 // go test -run TestWriteFuzzCorpus -update-corpus.
-
-var updateCorpus = flag.Bool("update-corpus", false, "rewrite testdata/fuzz from the encoders")
 
 // FuzzParseHeader: a header that parses re-encodes to the bytes it came
 // from, obeys the addressing and flag rules of docs/protocol.md 5, and is
@@ -87,7 +82,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	for name, e := range envs {
 		seeds[name] = []any{e}
 	}
-	writeCorpus(t, "FuzzParseHeader", seeds)
+	fuzzseed.Corpus(t, "FuzzParseHeader", seeds)
 
 	frames := map[string][]byte{
 		"join":             protocol.Encode(protocol.Join{RID: protocol.RID{1}, Join: [protocol.KeyLen]byte{2}}),
@@ -126,42 +121,5 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	for name, b := range frames {
 		seeds[name] = []any{b}
 	}
-	writeCorpus(t, "FuzzDecode", seeds)
-}
-
-// writeCorpus replaces testdata/fuzz/target with one file per seed, in the
-// "go test fuzz v1" format go test reads.
-func writeCorpus(t *testing.T, target string, seeds map[string][]any) {
-	t.Helper()
-	dir := filepath.Join("testdata", "fuzz", target)
-	if !*updateCorpus {
-		// Without the flag, check that every seed is on disk (after adding
-		// one: go test -run TestWriteFuzzCorpus -args -update-corpus).
-		for name := range seeds {
-			if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
-				t.Errorf("seed %s/%s is not in testdata: rewrite the corpus with -update-corpus", target, name)
-			}
-		}
-		return
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, vals := range seeds {
-		b := []byte("go test fuzz v1\n")
-		for _, v := range vals {
-			switch v := v.(type) {
-			case []byte:
-				b = fmt.Appendf(b, "[]byte(%q)\n", v)
-			default:
-				t.Fatalf("seed %s: unsupported %T", name, v)
-			}
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	fuzzseed.Corpus(t, "FuzzDecode", seeds)
 }

@@ -1,19 +1,16 @@
 package tui
 
 import (
-	"flag"
-	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"veil/internal/fuzzseed"
 )
 
 // FuzzClean and FuzzSanitiseName read their seeds from testdata/fuzz/FuzzXxx:
-// go test -run TestWriteFuzzCorpus -update-corpus rewrites them.
-
-var updateCorpus = flag.Bool("update-corpus", false, "rewrite testdata/fuzz")
+// go test -run TestWriteFuzzCorpus -args -update-corpus rewrites them.
 
 // checkName fails t unless n, the name /save gives a file a peer named
 // name, is one plain file in the folder: a single path element, not
@@ -73,8 +70,8 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	for k, v := range names {
 		seeds[k] = []any{v}
 	}
-	writeCorpus(t, "FuzzSanitiseName", seeds)
-	writeCorpus(t, "FuzzClean", map[string][]any{
+	fuzzseed.Corpus(t, "FuzzSanitiseName", seeds)
+	fuzzseed.Corpus(t, "FuzzClean", map[string][]any{
 		"plain":        {"hi", false},
 		"clear-screen": {"\x1b[2J\x1b[H", true},
 		"title":        {"\x1b]0;pwned\x07", false},
@@ -86,43 +83,4 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		"invalid-utf8": {"\xff\xfe", true},
 		"tabs":         {"a\tb\u2029c", false},
 	})
-}
-
-// writeCorpus replaces testdata/fuzz/target with one file per seed, in the
-// "go test fuzz v1" format go test reads.
-func writeCorpus(t *testing.T, target string, seeds map[string][]any) {
-	t.Helper()
-	dir := filepath.Join("testdata", "fuzz", target)
-	if !*updateCorpus {
-		// Without the flag, check that every seed is on disk (after adding
-		// one: go test -run TestWriteFuzzCorpus -args -update-corpus).
-		for name := range seeds {
-			if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
-				t.Errorf("seed %s/%s is not in testdata: rewrite the corpus with -update-corpus", target, name)
-			}
-		}
-		return
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, vals := range seeds {
-		b := []byte("go test fuzz v1\n")
-		for _, v := range vals {
-			switch v := v.(type) {
-			case string:
-				b = fmt.Appendf(b, "string(%q)\n", v)
-			case bool:
-				b = fmt.Appendf(b, "bool(%v)\n", v)
-			default:
-				t.Fatalf("seed %s: unsupported %T", name, v)
-			}
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 }

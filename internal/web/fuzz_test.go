@@ -5,17 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"flag"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"veil/internal/e2ee"
+	"veil/internal/fuzzseed"
 	"veil/internal/protocol"
 	"veil/internal/room"
 	"veil/internal/web"
@@ -24,8 +21,6 @@ import (
 // FuzzCreateRoom reads its seeds from testdata/fuzz/FuzzCreateRoom, made
 // from the real key schedule: go test -run TestWriteFuzzCorpus
 // -update-corpus.
-
-var updateCorpus = flag.Bool("update-corpus", false, "rewrite testdata/fuzz from the real encoders")
 
 // takenRID is the room every fuzzed registry already holds.
 var takenRID = protocol.RID{0xee, 0xee}
@@ -141,7 +136,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		return b
 	}
 	good := body(nil)
-	writeCorpus(t, "FuzzCreateRoom", map[string][]any{
+	fuzzseed.Corpus(t, "FuzzCreateRoom", map[string][]any{
 		"valid":            {good, false},
 		"valid-when-full":  {good, true},
 		"no-meta":          {body(func(m map[string]any) { delete(m, "meta"); delete(m, "purge") }), false},
@@ -165,43 +160,4 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		"array":            {[]byte(`[]`), false},
 		"empty":            {[]byte{}, false},
 	})
-}
-
-// writeCorpus replaces testdata/fuzz/target with one file per seed, in the
-// "go test fuzz v1" format go test reads.
-func writeCorpus(t *testing.T, target string, seeds map[string][]any) {
-	t.Helper()
-	dir := filepath.Join("testdata", "fuzz", target)
-	if !*updateCorpus {
-		// Without the flag, check that every seed is on disk (after adding
-		// one: go test -run TestWriteFuzzCorpus -args -update-corpus).
-		for name := range seeds {
-			if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
-				t.Errorf("seed %s/%s is not in testdata: rewrite the corpus with -update-corpus", target, name)
-			}
-		}
-		return
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, vals := range seeds {
-		b := []byte("go test fuzz v1\n")
-		for _, v := range vals {
-			switch v := v.(type) {
-			case []byte:
-				b = fmt.Appendf(b, "[]byte(%q)\n", v)
-			case bool:
-				b = fmt.Appendf(b, "bool(%v)\n", v)
-			default:
-				t.Fatalf("seed %s: unsupported %T", name, v)
-			}
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
