@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/term"
 
+	"veil/internal/client"
 	"veil/internal/tui"
 )
 
@@ -168,8 +169,8 @@ func readOwnerKey(name string) ([32]byte, error) {
 		if len(line) > len("owner key:") && strings.EqualFold(line[:len("owner key:")], "owner key:") {
 			line = line[len("owner key:"):]
 		}
-		if k, err := tui.ParseOwnerKey(line); err == nil {
-			return k, nil
+		if k, err := client.ParseOwnerKey(line); err == nil {
+			return *k, nil
 		}
 	}
 	return [32]byte{}, fmt.Errorf("owner key file %s: no owner key in it (32 bytes in base64url, as veil create prints it)", name)

@@ -6,7 +6,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -35,15 +37,25 @@ type Created struct {
 // OwnerKey returns the owner key as the text a person keeps.
 func (c Created) OwnerKey() string { return base64.RawURLEncoding.EncodeToString(c.Owner[:]) }
 
-// ParseOwnerKey reads an owner key as OwnerKey writes it.
+// ErrOwnerKey is the refusal of a string that is no owner key.
+var ErrOwnerKey = errors.New("an owner key is 32 bytes in base64url (43 characters)")
+
+// ParseOwnerKey reads an owner key as OwnerKey and the web client write it:
+// base64url of 32 bytes, padded or not, around white space; standard
+// base64 and hex are accepted too.
 func ParseOwnerKey(s string) (*[32]byte, error) {
-	b, err := base64.RawURLEncoding.Strict().DecodeString(strings.TrimSpace(s))
-	if err != nil || len(b) != 32 {
-		return nil, fmt.Errorf("an owner key is 43 characters of base64url")
+	s = strings.TrimSpace(s)
+	for _, dec := range []func(string) ([]byte, error){
+		base64.RawURLEncoding.Strict().DecodeString, base64.URLEncoding.Strict().DecodeString,
+		base64.RawStdEncoding.Strict().DecodeString, base64.StdEncoding.Strict().DecodeString, hex.DecodeString,
+	} {
+		if b, err := dec(s); err == nil && len(b) == 32 {
+			var k [32]byte
+			copy(k[:], b)
+			return &k, nil
+		}
 	}
-	var k [32]byte
-	copy(k[:], b)
-	return &k, nil
+	return nil, ErrOwnerKey
 }
 
 // Create makes a room on the server at base (scheme and host) as a creator's

@@ -230,12 +230,12 @@ func unbroken(code string) string { return strings.ReplaceAll(code, " ", "\u00a0
 func (m *Model) purge(rest string) tea.Cmd {
 	owner := m.owner
 	if rest != "" {
-		k, err := ParseOwnerKey(rest)
+		k, err := client.ParseOwnerKey(rest)
 		if err != nil {
 			m.warn(err.Error())
 			return nil
 		}
-		owner = &k
+		owner = k
 	}
 	m.notice("Purging the room…")
 	return m.act(func(ctx context.Context) tea.Msg {

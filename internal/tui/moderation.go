@@ -162,15 +162,15 @@ func (m *Model) claimOwner(rest string) tea.Cmd {
 		m.notice("You are the owner of this room already.")
 		return nil
 	}
-	k, err := ParseOwnerKey(rest)
+	k, err := client.ParseOwnerKey(rest)
 	if err != nil {
 		m.warn(err.Error())
 		return nil
 	}
-	m.claim = &k
+	m.claim = k
 	m.notice("Giving the owner key…")
 	return m.act(func(ctx context.Context) tea.Msg {
-		if err := m.room.ClaimOwner(ctx, k); err != nil {
+		if err := m.room.ClaimOwner(ctx, *k); err != nil {
 			return failed("Could not give the owner key", err)
 		}
 		return nil

@@ -2,8 +2,6 @@ package tui
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"io"
 	"os"
@@ -100,22 +98,4 @@ func noColor(env []string) bool {
 		}
 	}
 	return false
-}
-
-// ParseOwnerKey reads an owner key as `veil create` and the web client
-// print it: base64url of 32 bytes (padded or not; standard base64 and hex
-// are accepted too).
-func ParseOwnerKey(s string) ([32]byte, error) {
-	var k [32]byte
-	s = strings.TrimSpace(s)
-	for _, dec := range []func(string) ([]byte, error){
-		base64.RawURLEncoding.DecodeString, base64.URLEncoding.DecodeString,
-		base64.RawStdEncoding.DecodeString, base64.StdEncoding.DecodeString, hex.DecodeString,
-	} {
-		if b, err := dec(s); err == nil && len(b) == len(k) {
-			copy(k[:], b)
-			return k, nil
-		}
-	}
-	return k, errors.New("an owner key is 32 bytes in base64url (43 characters)")
 }
