@@ -323,18 +323,26 @@ func (c *Client) Remaining() time.Duration {
 func (c *Client) RoomName() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.metaLocked().Name
+}
+
+// roomMeta is the room's sealed meta (docs/protocol.md section 3).
+type roomMeta struct {
+	Name   string `json:"name"`
+	Report string `json:"report"` // b64url X25519 public key
+}
+
+// metaLocked opens the room's meta; a room without one, or one that does
+// not open, has an empty meta.
+func (c *Client) metaLocked() roomMeta {
+	var m roomMeta
 	if len(c.meta) == 0 {
-		return ""
+		return m
 	}
-	raw, err := e2ee.OpenMeta(c.keys.Roster[:], c.keys.RID, c.meta)
-	if err != nil {
-		return ""
+	if raw, err := e2ee.OpenMeta(c.keys.Roster[:], c.keys.RID, c.meta); err == nil {
+		json.Unmarshal(raw, &m)
 	}
-	var m struct {
-		Name string `json:"name"`
-	}
-	json.Unmarshal(raw, &m)
-	return m.Name
+	return m
 }
 
 // Members returns the other announced members in join order.

@@ -60,20 +60,9 @@ func (c *Client) Forget(id string) {
 	}
 }
 
-// reportPub returns the room's report public key from its meta, or nil.
+// reportPubLocked returns the room's report public key from its meta, or nil.
 func (c *Client) reportPubLocked() []byte {
-	if len(c.meta) == 0 {
-		return nil
-	}
-	raw, err := e2ee.OpenMeta(c.keys.Roster[:], c.keys.RID, c.meta)
-	if err != nil {
-		return nil
-	}
-	var m struct {
-		Report string `json:"report"`
-	}
-	json.Unmarshal(raw, &m)
-	b, err := base64.RawURLEncoding.DecodeString(m.Report)
+	b, err := base64.RawURLEncoding.DecodeString(c.metaLocked().Report)
 	if err != nil || len(b) != 32 {
 		return nil
 	}
