@@ -250,6 +250,16 @@ func (m *Member) hold(frame []byte) {
 	}
 }
 
+// deliverLocked queues frame on m's socket, or holds it while m is
+// detached; false means m's queue was full. The room's lock is held.
+func (m *Member) deliverLocked(frame []byte) bool {
+	if m.conn == nil {
+		m.hold(frame)
+		return true
+	}
+	return m.conn.Send(frame)
+}
+
 // takePending returns and forgets the held frames.
 func (m *Member) takePending() [][]byte {
 	m.pendMu.Lock()
@@ -405,9 +415,7 @@ func (r *Room) Envelope(m *Member, f protocol.Envelope) *protocol.Error {
 				continue
 			}
 			sent = true
-			if o.conn == nil {
-				o.hold(f.Raw)
-			} else if !o.conn.Send(f.Raw) {
+			if !o.deliverLocked(f.Raw) {
 				slow = append(slow, o)
 			}
 		}
@@ -444,9 +452,7 @@ func (r *Room) Envelope(m *Member, f protocol.Envelope) *protocol.Error {
 			unlock()
 			return &protocol.Error{Code: protocol.CloseNotFound, Reason: "recipient is not in the room"}
 		}
-		if to.conn == nil {
-			to.hold(f.Raw)
-		} else if !to.conn.Send(f.Raw) {
+		if !to.deliverLocked(f.Raw) {
 			slow = append(slow, to)
 		}
 	}
@@ -464,11 +470,7 @@ func (r *Room) fanoutLocked(from *Member, frame []byte) (slow []*Member) {
 		if m == from {
 			continue
 		}
-		if m.conn == nil {
-			m.hold(frame)
-			continue
-		}
-		if !m.conn.Send(frame) {
+		if !m.deliverLocked(frame) {
 			slow = append(slow, m)
 		}
 	}
@@ -603,11 +605,7 @@ func (r *Room) Claim(m *Member, key *[32]byte) *protocol.Error {
 		return nil
 	}
 	m.owner = true
-	if m.conn != nil {
-		m.conn.Send(protocol.Encode(protocol.State{Flags: r.stateLocked(m)}))
-	} else {
-		m.hold(protocol.Encode(protocol.State{Flags: r.stateLocked(m)}))
-	}
+	m.deliverLocked(protocol.Encode(protocol.State{Flags: r.stateLocked(m)}))
 	return nil
 }
 
@@ -642,10 +640,7 @@ func (r *Room) Lock(m *Member, locked bool) *protocol.Error {
 	r.locked = locked
 	var slow []*Member
 	for _, o := range r.order {
-		f := protocol.Encode(protocol.State{Flags: r.stateLocked(o)})
-		if o.conn == nil {
-			o.hold(f)
-		} else if !o.conn.Send(f) {
+		if !o.deliverLocked(protocol.Encode(protocol.State{Flags: r.stateLocked(o)})) {
 			slow = append(slow, o)
 		}
 	}
