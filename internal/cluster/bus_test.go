@@ -127,7 +127,13 @@ func TestBusNoticesADeadNode(t *testing.T) {
 		return !buses[0].Alive("node2") && !buses[1].Alive("node2")
 	})
 	took := time.Since(start)
-	time.Sleep(2 * HeartbeatEvery) // no second report of the same death
+	// The report runs on its own goroutine: wait for it, then check it came
+	// once, for node2 only.
+	poll(t, "the death reports", 5*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(deaths["node0"]) > 0 && len(deaths["node1"]) > 0
+	})
 	mu.Lock()
 	defer mu.Unlock()
 	for _, obs := range []string{"node0", "node1"} {
