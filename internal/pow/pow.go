@@ -92,8 +92,6 @@ func Work(challenge []byte, nonce uint64) int {
 
 // Solve finds a nonce giving bits of work for challenge (base64url) and
 // returns the proof "challenge.nonce"; it gives up when stop is closed.
-func decode(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
-
 func Solve(challenge string, bits int, stop <-chan struct{}) (string, error) {
 	c, err := base64.RawURLEncoding.DecodeString(challenge)
 	if err != nil || len(c) != ChallengeLen {

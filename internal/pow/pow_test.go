@@ -62,7 +62,7 @@ func TestProofsAreCheckedAndSpentOnce(t *testing.T) {
 
 func mustDecode(t *testing.T, s string) []byte {
 	t.Helper()
-	b, err := decode(s)
+	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
 		t.Fatal(err)
 	}
