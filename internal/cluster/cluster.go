@@ -23,47 +23,21 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"veil/internal/protocol"
+	"veil/internal/room"
 )
 
 // Bucket is the name of the rooms bucket. nats-server writes bucket names
 // to its meta log on disk, so it is fixed and says nothing about any room.
 const Bucket = "veil_rooms"
 
-// Errors of the Store.
+// Errors of the Store: the registry's own, so it can tell them apart.
 var (
-	ErrExists   = errors.New("cluster: a room with this id exists")
-	ErrNotFound = errors.New("cluster: no such room")
+	ErrExists   = room.ErrSharedExists
+	ErrNotFound = room.ErrSharedNotFound
 )
 
-// Member is one session of a room as every node sees it.
-type Member struct {
-	Session   uint32   `json:"s"`
-	TokenHash [32]byte `json:"t"` // SHA-256 of the resume token
-	Node      string   `json:"n"` // the node its socket is on
-	Hello     []byte   `json:"h,omitempty"`
-	Owner     bool     `json:"o,omitempty"`
-}
-
-// Record is a room's shared state.
-type Record struct {
-	Verifier  [32]byte  `json:"v"`
-	OwnerHash [32]byte  `json:"w"`
-	Deadline  time.Time `json:"d"`
-	Policy    byte      `json:"p"`
-	Meta      []byte    `json:"m,omitempty"`
-	Locked    bool      `json:"l,omitempty"`
-	Members   []Member  `json:"ms,omitempty"`
-}
-
-// Member returns the member with session, or nil.
-func (r *Record) Member(session uint32) *Member {
-	for i := range r.Members {
-		if r.Members[i].Session == session {
-			return &r.Members[i]
-		}
-	}
-	return nil
-}
+// Record is a room's shared state: the registry's own type.
+type Record = room.Record
 
 // Store is the rooms bucket.
 type Store struct {
@@ -78,14 +52,48 @@ func Open(ctx context.Context, nc *nats.Conn, replicas int) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	cfg := jetstream.KeyValueConfig{
 		Bucket:         Bucket,
 		Storage:        jetstream.MemoryStorage,
 		Replicas:       replicas,
 		History:        1,
 		LimitMarkerTTL: time.Second,
-	})
+	}
+	// A cluster that has just started may not have placed its JetStream
+	// peers yet ("no suitable peers for placement"): try until ctx ends.
+	var kv jetstream.KeyValue
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		// Each try has its own deadline: a request lost in an election
+		// would otherwise take the whole of ctx.
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		kv, err = js.CreateOrUpdateKeyValue(actx, cfg)
+		cancel()
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("rooms bucket: %w", err)
+		case <-time.After(wait):
+		}
+	}
 	if err != nil {
+		return nil, fmt.Errorf("rooms bucket: %w", err)
+	}
+	// A KV bucket lets any replica answer a read (a direct get), which can
+	// be stale: a node could still see a room that was just purged. Reads
+	// of a room go to the stream's leader instead.
+	stream, err := js.Stream(ctx, "KV_"+Bucket)
+	if err != nil {
+		return nil, fmt.Errorf("rooms bucket: %w", err)
+	}
+	if sc := stream.CachedInfo().Config; sc.AllowDirect {
+		sc.AllowDirect = false
+		if _, err := js.UpdateStream(ctx, sc); err != nil {
+			return nil, fmt.Errorf("rooms bucket: %w", err)
+		}
+	}
+	if kv, err = js.KeyValue(ctx, Bucket); err != nil { // bound again: it reads AllowDirect once
 		return nil, fmt.Errorf("rooms bucket: %w", err)
 	}
 	return &Store{js: js, kv: kv}, nil
@@ -99,13 +107,41 @@ func ttl(deadline time.Time) time.Duration {
 	return max(time.Until(deadline)+5*time.Second, time.Second)
 }
 
+// transient reports an error that a retry may not meet: JetStream without
+// a stream leader for a moment (just after the bucket is made, or while a
+// server fails over).
+func transient(err error) bool {
+	return errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, nats.ErrTimeout)
+}
+
+// retry runs f until it succeeds, fails for good, or ctx ends.
+func retry(ctx context.Context, f func() error) error {
+	wait := 20 * time.Millisecond
+	for {
+		err := f()
+		if err == nil || !transient(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
+}
+
 // Create registers a room; ErrExists if any node has one with this id.
 func (s *Store) Create(ctx context.Context, rid protocol.RID, rec Record) error {
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
-	_, err = s.kv.Create(ctx, key(rid), b, jetstream.KeyTTL(ttl(rec.Deadline)))
+	err = retry(ctx, func() error {
+		_, err := s.kv.Create(ctx, key(rid), b, jetstream.KeyTTL(ttl(rec.Deadline)))
+		return err
+	})
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return ErrExists
 	}
@@ -115,7 +151,11 @@ func (s *Store) Create(ctx context.Context, rid protocol.RID, rec Record) error 
 // Load returns the room's record and its revision.
 func (s *Store) Load(ctx context.Context, rid protocol.RID) (Record, uint64, error) {
 	var rec Record
-	e, err := s.kv.Get(ctx, key(rid))
+	var e jetstream.KeyValueEntry
+	err := retry(ctx, func() (err error) {
+		e, err = s.kv.Get(ctx, key(rid))
+		return err
+	})
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
 		return rec, 0, ErrNotFound
 	}
@@ -146,8 +186,11 @@ func (s *Store) Update(ctx context.Context, rid protocol.RID, f func(*Record) er
 		}
 		// kv.Update would drop the key's TTL: publish to the key's subject
 		// with the same compare-and-set and the TTL set again.
-		_, err = s.js.PublishMsg(ctx, &nats.Msg{Subject: "$KV." + Bucket + "." + key(rid), Data: b},
-			jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithMsgTTL(ttl(rec.Deadline)))
+		err = retry(ctx, func() error {
+			_, err := s.js.PublishMsg(ctx, &nats.Msg{Subject: "$KV." + Bucket + "." + key(rid), Data: b},
+				jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithMsgTTL(ttl(rec.Deadline)))
+			return err
+		})
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && attempt < 50 && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
@@ -159,12 +202,81 @@ func (s *Store) Update(ctx context.Context, rid protocol.RID, f func(*Record) er
 
 // Delete forgets the room (a purge).
 func (s *Store) Delete(ctx context.Context, rid protocol.RID) error {
-	err := s.kv.Purge(ctx, key(rid))
+	err := retry(ctx, func() error { return s.kv.Purge(ctx, key(rid)) })
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil
 	}
 	return err
 }
 
+// roomPrefix starts every room's subject.
+const roomPrefix = "veil.room."
+
 // Subject is the core NATS subject of a room's frames between nodes.
-func Subject(rid protocol.RID) string { return "veil.room." + key(rid) }
+func Subject(rid protocol.RID) string { return roomPrefix + key(rid) }
+
+// Node is one veil node's share of a cluster: the rooms bucket and the bus.
+// It is the registry's room.Shared.
+type Node struct {
+	*Store
+	*Bus
+}
+
+// NewNode opens the rooms bucket (replicas copies) and starts the bus on
+// nc under a fresh node id. onDeath is called when another node dies.
+func NewNode(ctx context.Context, nc *nats.Conn, replicas int, onDeath func(node string)) (*Node, error) {
+	s, err := Open(ctx, nc, replicas)
+	if err != nil {
+		return nil, err
+	}
+	b, err := NewBus(nc, NewNodeID(), onDeath)
+	if err != nil {
+		return nil, err
+	}
+	return &Node{Store: s, Bus: b}, nil
+}
+
+var _ room.Shared = (*Node)(nil)
+
+// Watch calls fn, in order for each room, with every change of every room's
+// record from now on (nil when the room was purged or expired), until ctx
+// ends. It watches the whole bucket: a watcher on one key would write the
+// room's id into the JetStream meta log on disk.
+func (s *Store) Watch(ctx context.Context, fn func(rid protocol.RID, rec *Record, rev uint64)) error {
+	w, err := s.kv.WatchAll(ctx, jetstream.UpdatesOnly())
+	if err != nil {
+		return err
+	}
+	go func() {
+		defer w.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case e, ok := <-w.Updates():
+				if !ok {
+					return
+				}
+				if e == nil {
+					continue
+				}
+				b, err := hex.DecodeString(e.Key())
+				if err != nil || len(b) != protocol.RIDLen {
+					continue
+				}
+				var rid protocol.RID
+				copy(rid[:], b)
+				if e.Operation() != jetstream.KeyValuePut {
+					fn(rid, nil, e.Revision())
+					continue
+				}
+				var rec Record
+				if json.Unmarshal(e.Value(), &rec) != nil {
+					continue
+				}
+				fn(rid, &rec, e.Revision())
+			}
+		}
+	}()
+	return nil
+}

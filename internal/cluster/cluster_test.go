@@ -14,6 +14,7 @@ import (
 
 	"veil/internal/natstest"
 	"veil/internal/protocol"
+	"veil/internal/room"
 )
 
 func connect(t *testing.T, url string) *nats.Conn {
@@ -69,7 +70,7 @@ func TestRoomRecordsAcrossNodes(t *testing.T) {
 		}
 		wg.Go(func() {
 			if _, err := s.Update(ctxT(t), rid, func(r *Record) error {
-				r.Members = append(r.Members, Member{Session: uint32(i + 1), Node: "n"})
+				r.Members = append(r.Members, room.SharedMember{Session: uint32(i + 1), Node: "n"})
 				return nil
 			}); err != nil {
 				t.Errorf("update %d: %v", i, err)

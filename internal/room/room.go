@@ -74,7 +74,11 @@ type Spec struct {
 
 // Registry holds the rooms of one process.
 type Registry struct {
-	limits Limits // set at construction
+	limits    Limits // set at construction
+	shared    Shared // nil: one node
+	stopWatch context.CancelFunc
+	watchErr  error
+	loadMu    sync.Mutex // one room loads from the cluster at a time
 
 	mu     sync.Mutex // guards rooms and closed
 	rooms  map[protocol.RID]*Room
@@ -113,6 +117,25 @@ func NewRegistry(l Limits) *Registry {
 	return &Registry{limits: l, rooms: make(map[protocol.RID]*Room)}
 }
 
+// NewClusterRegistry returns a registry that shares its rooms with the
+// other nodes of a cluster through s.
+func NewClusterRegistry(l Limits, s Shared) *Registry {
+	g := NewRegistry(l)
+	g.shared = s
+	if s != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		g.stopWatch = cancel
+		if err := s.Watch(ctx, g.onRecord); err != nil {
+			cancel()
+			g.watchErr = err
+		}
+	}
+	return g
+}
+
+// Err reports why the registry cannot follow the cluster, if it cannot.
+func (g *Registry) Err() error { return g.watchErr }
+
 // Limits returns the registry's limits.
 func (g *Registry) Limits() Limits { return g.limits }
 
@@ -130,22 +153,21 @@ func (g *Registry) Create(s Spec) (*Room, error) {
 		return nil, ErrTTL
 	}
 	s.TTL = min(s.TTL, g.limits.MaxTTL)
-	r := &Room{
-		g:        g,
-		rid:      s.RID,
-		verifier: s.Verifier,
-		owner:    s.OwnerHash,
-		policy:   s.Policy,
-		meta:     append([]byte(nil), s.Meta...),
-		ttl:      s.TTL,
-		deadline: time.Now().Add(s.TTL),
-		guesses:  rate.NewLimiter(rate.Every(6*time.Second), 10),
-		joins:    rate.NewLimiter(rate.Limit(g.limits.JoinRate/60), g.limits.JoinBurst),
-		// The burst stays well under a member's chunk queue (2 MiB), so a
-		// member who reads at the room's pace is never skipped.
-		chunks:  rate.NewLimiter(rate.Limit(g.limits.RoomRate), min(max(g.limits.RoomRate/16, protocol.MaxFrame), 512<<10)),
-		members: make(map[uint32]*Member),
+	if g.shared != nil {
+		// The room lives in the cluster; a node builds its own copy when a
+		// member joins through it.
+		deadline := time.Now().Add(s.TTL)
+		ctx, cancel := sharedCtx()
+		defer cancel()
+		if err := g.shared.Create(ctx, s.RID, s.record(deadline, s.TTL)); err != nil {
+			if errors.Is(err, ErrSharedExists) {
+				return nil, ErrExists
+			}
+			return nil, err
+		}
+		return &Room{g: g, rid: s.RID, ttl: s.TTL, deadline: deadline}, nil
 	}
+	r := g.newRoom(s, time.Now().Add(s.TTL))
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed {
@@ -164,6 +186,99 @@ func (g *Registry) Create(s Spec) (*Room, error) {
 	return r, nil
 }
 
+// newRoom builds a room's local state.
+func (g *Registry) newRoom(s Spec, deadline time.Time) *Room {
+	return &Room{
+		g:        g,
+		rid:      s.RID,
+		verifier: s.Verifier,
+		owner:    s.OwnerHash,
+		policy:   s.Policy,
+		meta:     append([]byte(nil), s.Meta...),
+		ttl:      s.TTL,
+		deadline: deadline,
+		guesses:  rate.NewLimiter(rate.Every(6*time.Second), 10),
+		joins:    rate.NewLimiter(rate.Limit(g.limits.JoinRate/60), g.limits.JoinBurst),
+		// The burst stays well under a member's chunk queue (2 MiB), so a
+		// member who reads at the room's pace is never skipped.
+		chunks:  rate.NewLimiter(rate.Limit(g.limits.RoomRate), min(max(g.limits.RoomRate/16, protocol.MaxFrame), 512<<10)),
+		members: make(map[uint32]*Member),
+		remote:  make(map[uint32]*remoteMember),
+	}
+}
+
+// load returns this node's copy of room rid, building it from the cluster's
+// record the first time a member comes through this node; nil if there is
+// no such room.
+func (g *Registry) load(rid protocol.RID) (*Room, error) {
+	if r := g.Get(rid); r != nil || g.shared == nil {
+		return r, nil
+	}
+	g.loadMu.Lock()
+	defer g.loadMu.Unlock()
+	if r := g.Get(rid); r != nil {
+		return r, nil // loaded while this one waited
+	}
+	// Events are held from before the record is read until it is applied,
+	// then replayed in order: whatever changed in between is neither lost
+	// nor undone by the older record.
+	q := &eventQueue{}
+	stop, err := g.shared.Subscribe(rid, q.add)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := sharedCtx()
+	defer cancel()
+	rec, rev, err := g.shared.Load(ctx, rid)
+	left := time.Until(rec.Deadline)
+	if errors.Is(err, ErrSharedNotFound) || err == nil && left <= 0 {
+		stop()
+		return nil, nil
+	}
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	r := g.newRoom(Spec{RID: rid, Verifier: rec.Verifier, OwnerHash: rec.OwnerHash, TTL: rec.TTL, Policy: rec.Policy, Meta: rec.Meta}, rec.Deadline)
+	r.locked, r.rev = rec.Locked, rev
+	for _, m := range rec.Members {
+		r.remote[m.Session] = &remoteMember{node: m.Node, hello: m.Hello, owner: m.Owner}
+	}
+	g.mu.Lock()
+	if have := g.rooms[rid]; have != nil {
+		g.mu.Unlock()
+		stop()
+		return have, nil // another member got here first
+	}
+	if g.closed || len(g.rooms) >= g.limits.MaxRooms {
+		g.mu.Unlock()
+		stop()
+		return nil, ErrCapacity
+	}
+	r.unsub = stop
+	g.rooms[rid] = r
+	r.mu.Lock()
+	r.timer = time.AfterFunc(left, func() { r.end(protocol.ErrExpired) })
+	r.mu.Unlock()
+	g.mu.Unlock()
+	q.start(r.onEvent)
+	// The watcher reaches the room from now on; what changed between the
+	// first read and now is in a second one.
+	if rec, rev, err := g.shared.Load(ctx, rid); err == nil {
+		r.apply(&rec, rev)
+	} else if errors.Is(err, ErrSharedNotFound) {
+		r.apply(nil, 0)
+	}
+	return r, nil
+}
+
+// onRecord hands a change of a room's record to this node's copy, if any.
+func (g *Registry) onRecord(rid protocol.RID, rec *Record, rev uint64) {
+	if r := g.Get(rid); r != nil {
+		r.apply(rec, rev)
+	}
+}
+
 // Get returns the live room rid, or nil.
 func (g *Registry) Get(rid protocol.RID) *Room {
 	g.mu.Lock()
@@ -173,6 +288,9 @@ func (g *Registry) Get(rid protocol.RID) *Room {
 
 // Close ends every room with r (a server going away) and refuses new ones.
 func (g *Registry) Close(r *protocol.Reject) {
+	if g.stopWatch != nil {
+		g.stopWatch()
+	}
 	g.mu.Lock()
 	g.closed = true
 	rooms := make([]*Room, 0, len(g.rooms))
@@ -213,7 +331,10 @@ type Room struct {
 	members map[uint32]*Member
 	order   []*Member // join order
 	dead    bool
-	locked  bool // new joins are refused
+	locked  bool                     // new joins are refused
+	remote  map[uint32]*remoteMember // members on other nodes (cluster)
+	unsub   func()                   // ends the cluster subscription
+	rev     uint64                   // revision of the cluster record applied last
 }
 
 // Member is one session in a room.
@@ -285,7 +406,10 @@ func (r *Room) RID() protocol.RID { return r.rid }
 // caller must send the returned WELCOME frame before anything else is queued:
 // Join queues it on c itself, so ordering holds.
 func (g *Registry) Join(rid protocol.RID, join [32]byte, c Conn) (*Room, *Member, error) {
-	r := g.Get(rid)
+	r, err := g.load(rid)
+	if err != nil {
+		return nil, nil, protocol.ErrGoingAway
+	}
 	if r == nil {
 		return nil, nil, protocol.ErrNotFound
 	}
@@ -306,10 +430,10 @@ func (g *Registry) Join(rid protocol.RID, join [32]byte, c Conn) (*Room, *Member
 	if r.dead {
 		return nil, nil, protocol.ErrNotFound
 	}
-	if r.locked {
+	if r.locked && g.shared == nil { // in a cluster the record decides, below
 		return nil, nil, protocol.ErrLocked
 	}
-	if len(r.members) >= r.g.limits.MaxMembers {
+	if len(r.members)+len(r.remote) >= r.g.limits.MaxMembers {
 		return nil, nil, protocol.ErrRoomFull
 	}
 	if !r.joins.Allow() {
@@ -317,10 +441,44 @@ func (g *Registry) Join(rid protocol.RID, join [32]byte, c Conn) (*Room, *Member
 	}
 	m := &Member{conn: c}
 	rand.Read(m.token[:])
-	for m.session == 0 || r.members[m.session] != nil {
-		var b [4]byte
-		rand.Read(b[:])
-		m.session = binary.BigEndian.Uint32(b[:])
+	pick := func() {
+		m.session = 0
+		for m.session == 0 || r.members[m.session] != nil || r.remote[m.session] != nil {
+			var b [4]byte
+			rand.Read(b[:])
+			m.session = binary.BigEndian.Uint32(b[:])
+		}
+	}
+	pick()
+	if g.shared != nil {
+		// The cluster's record decides: lock, size, and a session id no
+		// other node has given.
+		err := r.update(func(rec *Record) error {
+			if rec.Locked {
+				return protocol.ErrLocked
+			}
+			if len(rec.Members) >= r.g.limits.MaxMembers {
+				return protocol.ErrRoomFull
+			}
+			if sm := rec.member(m.session); sm != nil && sm.TokenHash == tokenHash(m.token) {
+				return nil // an earlier try landed
+			}
+			for rec.member(m.session) != nil {
+				pick()
+			}
+			rec.Members = append(rec.Members, SharedMember{Session: m.session, TokenHash: tokenHash(m.token), Node: g.shared.Node()})
+			return nil
+		})
+		var rej *protocol.Reject
+		if errors.As(err, &rej) {
+			return nil, nil, rej
+		}
+		if errors.Is(err, ErrSharedNotFound) {
+			return nil, nil, protocol.ErrNotFound
+		}
+		if err != nil {
+			return nil, nil, protocol.ErrGoingAway
+		}
 	}
 	r.members[m.session] = m
 	r.order = append(r.order, m)
@@ -381,6 +539,11 @@ func (r *Room) welcomeLocked(self *Member) []byte {
 			w.Members = append(w.Members, protocol.Member{Session: m.session, Hello: m.hello})
 		}
 	}
+	for s, m := range r.remote {
+		if m.hello != nil {
+			w.Members = append(w.Members, protocol.Member{Session: s, Hello: m.hello})
+		}
+	}
 	return protocol.Encode(w)
 }
 
@@ -410,6 +573,9 @@ func (r *Room) Envelope(m *Member, f protocol.Envelope) *protocol.Error {
 		slow = r.fanoutLocked(m, f.Raw)
 	case protocol.KindReport:
 		sent := false
+		for _, o := range r.remote {
+			sent = sent || o.owner
+		}
 		for _, o := range r.order {
 			if o == m || !o.owner {
 				continue
@@ -438,6 +604,7 @@ func (r *Room) Envelope(m *Member, f protocol.Envelope) *protocol.Error {
 		}
 		to := r.members[f.Header.To]
 		switch {
+		case to == nil && r.remote[f.Header.To] != nil: // on another node
 		case to == nil || to == m:
 			unlock()
 			return &protocol.Error{Code: protocol.CloseNotFound, Reason: "recipient is not in the room"}
@@ -448,6 +615,9 @@ func (r *Room) Envelope(m *Member, f protocol.Envelope) *protocol.Error {
 		}
 	case protocol.KindDM, protocol.KindSenderKey, protocol.KindHandshake:
 		to := r.members[f.Header.To]
+		if to == nil && r.remote[f.Header.To] != nil {
+			break // on another node
+		}
 		if to == nil || to == m {
 			unlock()
 			return &protocol.Error{Code: protocol.CloseNotFound, Reason: "recipient is not in the room"}
@@ -456,7 +626,26 @@ func (r *Room) Envelope(m *Member, f protocol.Envelope) *protocol.Error {
 			slow = append(slow, to)
 		}
 	}
+	// Always, in a cluster: this node may not have heard yet of a member
+	// that joined elsewhere a moment ago.
+	shared := r.g.shared != nil
 	unlock()
+	if shared {
+		if f.Header.Kind == protocol.KindHello {
+			// The record first: a node that loads the room after this
+			// event went out must find the hello there.
+			hello := f.Body()
+			r.update(func(rec *Record) error {
+				if sm := rec.member(m.session); sm != nil {
+					sm.Hello = hello
+				}
+				return nil
+			})
+		}
+		if f.Header.Kind != protocol.KindHello { // hellos travel in the record
+			r.publish(append([]byte{evEnvelope}, f.Raw...))
+		}
+	}
 	for _, s := range slow {
 		r.Leave(s, protocol.LeftTooSlow)
 	}
@@ -489,6 +678,9 @@ func (r *Room) Leave(m *Member, reason byte) {
 	r.removeLocked(m)
 	slow := r.fanoutLocked(nil, protocol.Encode(protocol.Left{Session: m.session, Reason: reason}))
 	r.mu.Unlock()
+	if r.g.shared != nil {
+		r.update(func(rec *Record) error { rec.depart(m.session, reason); return nil })
+	}
 	if conn != nil {
 		switch reason {
 		case protocol.LeftTooSlow:
@@ -606,6 +798,18 @@ func (r *Room) Claim(m *Member, key *[32]byte) *protocol.Error {
 	}
 	m.owner = true
 	m.deliverLocked(protocol.Encode(protocol.State{Flags: r.stateLocked(m)}))
+	if r.g.shared != nil {
+		// Other nodes route reports to it; the record keeps it for a
+		// resume on another node.
+		go func() {
+			r.update(func(rec *Record) error {
+				if sm := rec.member(m.session); sm != nil {
+					sm.Owner = true
+				}
+				return nil
+			})
+		}()
+	}
 	return nil
 }
 
@@ -614,9 +818,21 @@ func (r *Room) Kick(m *Member, session uint32) *protocol.Error {
 	r.mu.RLock()
 	owner := m.owner && r.members[m.session] == m
 	target := r.members[session]
+	elsewhere := r.remote[session] != nil
 	r.mu.RUnlock()
 	if !owner {
 		return errNotOwner
+	}
+	if elsewhere {
+		// The node it is on removes it, and says so to everyone.
+		err := r.update(func(rec *Record) error {
+			rec.Kick = append(rec.Kick, session)
+			return nil
+		})
+		if err != nil {
+			return &protocol.Error{Code: protocol.CodeNoMember, Reason: "no such member"}
+		}
+		return nil
 	}
 	if target == nil || target == m {
 		return &protocol.Error{Code: protocol.CodeNoMember, Reason: "no such member"}
@@ -637,17 +853,16 @@ func (r *Room) Lock(m *Member, locked bool) *protocol.Error {
 		r.mu.Unlock()
 		return errNotOwner
 	}
-	r.locked = locked
-	var slow []*Member
-	for _, o := range r.order {
-		if !o.deliverLocked(protocol.Encode(protocol.State{Flags: r.stateLocked(o)})) {
-			slow = append(slow, o)
-		}
-	}
 	r.mu.Unlock()
-	for _, s := range slow {
-		r.Leave(s, protocol.LeftTooSlow)
+	if r.g.shared != nil {
+		// The record decides for joins on every node.
+		// Every node, this one too, applies it from the record.
+		if err := r.update(func(rec *Record) error { rec.Locked = locked; return nil }); err != nil {
+			return &protocol.Error{Code: protocol.CodeNotAllowed, Reason: "the lock could not be set; try again"}
+		}
+		return nil
 	}
+	r.setLocked(locked)
 	return nil
 }
 
@@ -678,6 +893,14 @@ func (r *Room) Purge(m *Member, owner *[32]byte) *protocol.Error {
 	if !allowed {
 		return &protocol.Error{Code: protocol.CodeNotAllowed, Reason: "only the owner may purge this room"}
 	}
+	if r.g.shared != nil {
+		ctx, cancel := sharedCtx()
+		err := r.g.shared.Delete(ctx, r.rid)
+		cancel()
+		if err != nil {
+			return &protocol.Error{Code: protocol.CodeNotAllowed, Reason: "the room could not be purged; try again"}
+		}
+	}
 	r.end(protocol.ErrPurged)
 	return nil
 }
@@ -692,6 +915,9 @@ func (r *Room) end(why *protocol.Reject) {
 	}
 	r.dead = true
 	r.timer.Stop()
+	if r.unsub != nil {
+		r.unsub()
+	}
 	conns := make([]Conn, 0, len(r.order))
 	for _, m := range r.order {
 		if m.grace != nil {
@@ -725,9 +951,9 @@ func (r *Room) Attached(session uint32) bool {
 	return m != nil && m.conn != nil
 }
 
-// Members returns the number of sessions in the room.
+// Members returns the number of sessions in the room, on every node.
 func (r *Room) Members() int {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return len(r.members)
+	return len(r.members) + len(r.remote)
 }

@@ -70,6 +70,8 @@ type Options struct {
 	CreateRate *limit.Rates
 	// PoW asks a proof of work of creations and joins (nil: none).
 	PoW *pow.Gate
+	// Shared makes the server one node of a cluster (nil: on its own).
+	Shared room.Shared
 }
 
 // NewServer starts a server and registers its shutdown with t.
@@ -80,7 +82,7 @@ func NewServer(t testing.TB, opt Options) *Server {
 	}
 	s := &Server{Log: &SafeBuffer{}, Wire: &SafeBuffer{}}
 	logger := slog.New(slog.NewTextHandler(s.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	s.Rooms = room.NewRegistry(opt.Limits)
+	s.Rooms = room.NewClusterRegistry(opt.Limits, opt.Shared)
 	opt.Relay.PoW = opt.PoW
 	s.Relay = relay.NewServer(s.Rooms, logger, opt.Relay)
 	h := web.Handler(web.Config{Rooms: s.Rooms, Relay: s.Relay, CreateRate: opt.CreateRate, Keyer: s.Relay.Keyer(), PoW: opt.PoW})
