@@ -662,7 +662,10 @@ const resumeWindow = 15 * time.Second
 func (c *Client) resume(ctx context.Context, err error) bool {
 	var ce websocket.CloseError
 	c.mu.Lock()
-	stop := !c.cfg.Reconnect || c.closed != nil || errors.As(err, &ce) || ctx.Err() != nil
+	// A close frame ends the session, except 1012: a cluster node going
+	// away, whose rooms another node serves.
+	restart := func(err error) bool { return errors.As(err, &ce) && ce.Code == protocol.CloseRestart }
+	stop := !c.cfg.Reconnect || c.closed != nil || errors.As(err, &ce) && !restart(err) || ctx.Err() != nil
 	rid, token := c.keys.RID, c.token
 	c.mu.Unlock()
 	if stop {
@@ -694,7 +697,7 @@ func (c *Client) resume(ctx context.Context, err error) bool {
 		cancel()
 		if err != nil {
 			ws.CloseNow()
-			if errors.As(err, &ce) {
+			if errors.As(err, &ce) && !restart(err) {
 				c.mu.Lock()
 				c.closed = describeClose(err)
 				c.mu.Unlock()

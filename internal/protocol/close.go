@@ -7,6 +7,7 @@ const (
 	CloseNormal        = 1000
 	CloseGoingAway     = 1001
 	CloseTooLarge      = 1009
+	CloseRestart       = 1012 // a cluster node going away: the room lives on; resume through another
 	CloseBadFrame      = 4000
 	CloseBadEnvelope   = 4001
 	CloseWrongPassword = 4003
@@ -51,6 +52,7 @@ var (
 	ErrTooSlow       = &Reject{CloseTooSlow, "too slow"}
 	ErrTooMany       = &Reject{CloseTooMany, "too many attempts"}
 	ErrGoingAway     = &Reject{CloseGoingAway, "server going away"}
+	ErrRestart       = &Reject{CloseRestart, "node going away; reconnect to resume"}
 	ErrLoggedOut     = &Reject{CloseNormal, "logged out"}
 )
 

@@ -386,7 +386,7 @@ func (c *conn) readFailed(rm *room.Room, m *room.Member, err error) {
 	select {
 	case <-c.done: // we closed it (purge, expiry, kick, shutdown, too slow)
 		switch c.why {
-		case protocol.ErrGoingAway, protocol.ErrSessionEnded:
+		case protocol.ErrGoingAway, protocol.ErrRestart, protocol.ErrSessionEnded:
 		case protocol.ErrTooSlow:
 			rm.Leave(m, protocol.LeftTooSlow)
 		default:

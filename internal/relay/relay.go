@@ -158,8 +158,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.serve(r.Context())
 }
 
-// Shutdown closes every socket with 1001 "server going away", ends every
-// room, and waits for the sockets' goroutines until ctx ends.
+// Shutdown closes every socket with 1001 "server going away" (1012 on a
+// cluster node, whose rooms live on), ends every room on this node, and
+// waits for the sockets' goroutines until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.shutdown = true
@@ -168,9 +169,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
-	s.rooms.Close(protocol.ErrGoingAway)
+	// One node of a cluster going away ends no room: its members resume
+	// through another node.
+	why := protocol.ErrGoingAway
+	if s.rooms.Clustered() {
+		why = protocol.ErrRestart
+	}
+	s.rooms.Close(why)
 	for _, c := range conns {
-		c.Close(protocol.ErrGoingAway)
+		c.Close(why)
 	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()

@@ -94,6 +94,7 @@ type Result struct {
 const (
 	codeNormal       = 1000
 	codeGoingAway    = 1001
+	codeRestart      = 1012
 	codeNotFound     = 4004
 	codeSessionEnded = 4007
 	codeExpired      = 4008
@@ -131,6 +132,8 @@ func (r Result) Message() string {
 		return "The server closed the session."
 	case codeGoingAway:
 		return "The server is restarting or shutting down. Try the link again in a moment."
+	case codeRestart:
+		return "The server went away and no other took the session over in time. Open the link again to rejoin."
 	case codeNotFound:
 		return "This room does not exist any more: it expired, was purged, or the link is wrong."
 	case codeSessionEnded:

@@ -59,7 +59,7 @@ export function isKnownKind(kind) {
 
 /** WebSocket close codes used by the relay (section 4.4). */
 export const CLOSE = Object.freeze({
-  LOGGED_OUT: 1000, GOING_AWAY: 1001, TOO_LARGE: 1009,
+  LOGGED_OUT: 1000, GOING_AWAY: 1001, TOO_LARGE: 1009, RESTART: 1012,
   BAD_FRAME: 4000, BAD_ENVELOPE: 4001, WRONG_PASSWORD: 4003, NOT_FOUND: 4004,
   ROOM_FULL: 4005, LOCKED: 4006, SESSION_ENDED: 4007, EXPIRED: 4008, PURGED: 4009,
   NOT_ALLOWED: 4010, TOO_SLOW: 4011, REMOVED: 4012, IDLE: 4015, POW: 4017, TOO_MANY: 4029,
@@ -561,6 +561,7 @@ const CLOSE_TEXT = Object.freeze({
   1006: 'The connection to the server was lost.',
   1009: 'A message was too large for the server.',
   1011: 'The server hit an internal error.',
+  1012: 'The server this tab was on went away, and no other could take the room over in time.',
   4000: 'The server rejected a malformed message. Reload the page to reconnect.',
   4001: 'The server rejected an envelope this client sent. Reload the page to reconnect.',
   4003: 'Wrong password.',

@@ -1053,7 +1053,8 @@ export class Room extends EventTarget {
       this.connect(encodeJoin(this.keys.rid, this.keys.join), proof);
       return;
     }
-    const dropped = code === 1006 || code === 1005;
+    // 1012: one node of a cluster went away; another serves the room.
+    const dropped = code === 1006 || code === 1005 || code === CLOSE.RESTART;
     if (dropped && this.welcomed && this.token) {
       if (this.status !== 'reconnecting') this.dropAt = performance.now();
       if (performance.now() - this.dropAt < RESUME_WINDOW_MS) {
