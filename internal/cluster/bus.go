@@ -125,6 +125,13 @@ func (b *Bus) beat() {
 // Node returns this node's id.
 func (b *Bus) Node() string { return b.node }
 
+// OnNodeDeath replaces the function called when a node dies.
+func (b *Bus) OnNodeDeath(fn func(node string)) {
+	b.mu.Lock()
+	b.onDeath = fn
+	b.mu.Unlock()
+}
+
 // Alive reports whether node is this one or was heard from lately.
 func (b *Bus) Alive(node string) bool {
 	if node == b.node {

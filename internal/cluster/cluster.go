@@ -169,25 +169,29 @@ func (s *Store) Load(ctx context.Context, rid protocol.RID) (Record, uint64, err
 }
 
 // Update applies f to the room's record and writes it back if nobody else
-// wrote in between, retrying otherwise; the key keeps its TTL. An error
-// from f stops it and is returned as is.
-func (s *Store) Update(ctx context.Context, rid protocol.RID, f func(*Record) error) (Record, error) {
+// wrote in between, retrying otherwise; the key keeps its TTL. It returns
+// the revision written (the one read, if f returned room.ErrUnchanged). An
+// error from f stops it and is returned as is.
+func (s *Store) Update(ctx context.Context, rid protocol.RID, f func(*Record) error) (uint64, error) {
 	for attempt := 0; ; attempt++ {
 		rec, rev, err := s.Load(ctx, rid)
 		if err != nil {
-			return rec, err
+			return 0, err
 		}
-		if err := f(&rec); err != nil {
-			return rec, err
+		if err := f(&rec); errors.Is(err, room.ErrUnchanged) {
+			return rev, nil
+		} else if err != nil {
+			return 0, err
 		}
 		b, err := json.Marshal(rec)
 		if err != nil {
-			return rec, err
+			return 0, err
 		}
 		// kv.Update would drop the key's TTL: publish to the key's subject
 		// with the same compare-and-set and the TTL set again.
-		err = retry(ctx, func() error {
-			_, err := s.js.PublishMsg(ctx, &nats.Msg{Subject: "$KV." + Bucket + "." + key(rid), Data: b},
+		var ack *jetstream.PubAck
+		err = retry(ctx, func() (err error) {
+			ack, err = s.js.PublishMsg(ctx, &nats.Msg{Subject: "$KV." + Bucket + "." + key(rid), Data: b},
 				jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithMsgTTL(ttl(rec.Deadline)))
 			return err
 		})
@@ -196,8 +200,31 @@ func (s *Store) Update(ctx context.Context, rid protocol.RID, f func(*Record) er
 			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
 			continue // someone else wrote first
 		}
-		return rec, err
+		if err != nil {
+			return 0, err
+		}
+		return ack.Sequence, nil
 	}
+}
+
+// Rooms lists every room in the bucket.
+func (s *Store) Rooms(ctx context.Context) ([]protocol.RID, error) {
+	keys, err := s.kv.ListKeys(ctx)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []protocol.RID
+	for k := range keys.Keys() {
+		b, err := hex.DecodeString(k)
+		if err != nil || len(b) != protocol.RIDLen {
+			continue
+		}
+		out = append(out, protocol.RID(b))
+	}
+	return out, nil
 }
 
 // Delete forgets the room (a purge).

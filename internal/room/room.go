@@ -129,9 +129,13 @@ func NewClusterRegistry(l Limits, s Shared) *Registry {
 			cancel()
 			g.watchErr = err
 		}
+		s.OnNodeDeath(g.nodeDied)
 	}
 	return g
 }
+
+// Clustered reports whether the registry shares its rooms with other nodes.
+func (g *Registry) Clustered() bool { return g.shared != nil }
 
 // Err reports why the registry cannot follow the cluster, if it cannot.
 func (g *Registry) Err() error { return g.watchErr }
@@ -348,6 +352,9 @@ type Member struct {
 	hello []byte // latest hello envelope frame body
 	grace *time.Timer
 	owner bool // proved the owner key
+	// rev is the revision of the cluster record that put the session on
+	// this node: an older record, still on its way, does not know it.
+	rev uint64
 
 	pendMu  sync.Mutex // guards pending, which fan-out fills under a read lock
 	pending [][]byte   // frames that arrived while detached, handed over on resume
@@ -441,19 +448,12 @@ func (g *Registry) Join(rid protocol.RID, join [32]byte, c Conn) (*Room, *Member
 	}
 	m := &Member{conn: c}
 	rand.Read(m.token[:])
-	pick := func() {
-		m.session = 0
-		for m.session == 0 || r.members[m.session] != nil || r.remote[m.session] != nil {
-			var b [4]byte
-			rand.Read(b[:])
-			m.session = binary.BigEndian.Uint32(b[:])
-		}
-	}
-	pick()
+	taken := func(s uint32) bool { return s == 0 || r.members[s] != nil || r.remote[s] != nil }
 	if g.shared != nil {
 		// The cluster's record decides: lock, size, and a session id no
-		// other node has given.
-		err := r.update(func(rec *Record) error {
+		// other node has given. The room is not held meanwhile.
+		r.mu.Unlock()
+		rev, err := r.update(func(rec *Record) error {
 			if rec.Locked {
 				return protocol.ErrLocked
 			}
@@ -461,24 +461,26 @@ func (g *Registry) Join(rid protocol.RID, join [32]byte, c Conn) (*Room, *Member
 				return protocol.ErrRoomFull
 			}
 			if sm := rec.member(m.session); sm != nil && sm.TokenHash == tokenHash(m.token) {
-				return nil // an earlier try landed
+				return ErrUnchanged // an earlier try landed
 			}
-			for rec.member(m.session) != nil {
-				pick()
-			}
+			m.session = randomSession(func(s uint32) bool { return rec.member(s) != nil })
 			rec.Members = append(rec.Members, SharedMember{Session: m.session, TokenHash: tokenHash(m.token), Node: g.shared.Node()})
 			return nil
 		})
+		r.mu.Lock()
 		var rej *protocol.Reject
-		if errors.As(err, &rej) {
+		switch {
+		case errors.As(err, &rej):
 			return nil, nil, rej
-		}
-		if errors.Is(err, ErrSharedNotFound) {
+		case errors.Is(err, ErrSharedNotFound) || err == nil && r.dead:
 			return nil, nil, protocol.ErrNotFound
-		}
-		if err != nil {
+		case err != nil:
 			return nil, nil, protocol.ErrGoingAway
 		}
+		m.rev = rev
+		delete(r.remote, m.session) // if a record told of it already
+	} else {
+		m.session = randomSession(taken)
 	}
 	r.members[m.session] = m
 	r.order = append(r.order, m)
@@ -486,10 +488,24 @@ func (g *Registry) Join(rid protocol.RID, join [32]byte, c Conn) (*Room, *Member
 	return r, m, nil
 }
 
+// randomSession returns a random session id that taken says is free.
+func randomSession(taken func(uint32) bool) uint32 {
+	for {
+		var b [4]byte
+		rand.Read(b[:])
+		if s := binary.BigEndian.Uint32(b[:]); s != 0 && !taken(s) {
+			return s
+		}
+	}
+}
+
 // Resume reattaches a dropped session by its token to c. A session that is
 // still attached is taken over: its old socket is closed.
 func (g *Registry) Resume(rid protocol.RID, token [32]byte, c Conn) (*Room, *Member, error) {
-	r := g.Get(rid)
+	r, err := g.load(rid)
+	if err != nil {
+		return nil, nil, protocol.ErrGoingAway
+	}
 	if r == nil {
 		return nil, nil, protocol.ErrNotFound
 	}
@@ -503,6 +519,24 @@ func (g *Registry) Resume(rid protocol.RID, token [32]byte, c Conn) (*Room, *Mem
 		if subtle.ConstantTimeCompare(m.token[:], token[:]) == 1 {
 			found = m
 		}
+	}
+	if found == nil && g.shared != nil {
+		// The session may be on another node, or on one that died: take
+		// it over here.
+		r.mu.Unlock()
+		found, err = r.takeOver(token)
+		r.mu.Lock()
+		if err != nil {
+			return nil, nil, err
+		}
+		if r.dead {
+			return nil, nil, protocol.ErrNotFound
+		}
+		if r.members[found.session] == nil {
+			r.members[found.session] = found
+			r.order = append(r.order, found)
+		}
+		found = r.members[found.session]
 	}
 	if found == nil {
 		return nil, nil, protocol.ErrSessionEnded
@@ -825,7 +859,7 @@ func (r *Room) Kick(m *Member, session uint32) *protocol.Error {
 	}
 	if elsewhere {
 		// The node it is on removes it, and says so to everyone.
-		err := r.update(func(rec *Record) error {
+		_, err := r.update(func(rec *Record) error {
 			rec.Kick = append(rec.Kick, session)
 			return nil
 		})
@@ -857,7 +891,7 @@ func (r *Room) Lock(m *Member, locked bool) *protocol.Error {
 	if r.g.shared != nil {
 		// The record decides for joins on every node.
 		// Every node, this one too, applies it from the record.
-		if err := r.update(func(rec *Record) error { rec.Locked = locked; return nil }); err != nil {
+		if _, err := r.update(func(rec *Record) error { rec.Locked = locked; return nil }); err != nil {
 			return &protocol.Error{Code: protocol.CodeNotAllowed, Reason: "the lock could not be set; try again"}
 		}
 		return nil

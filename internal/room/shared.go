@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"sync"
 	"time"
@@ -22,9 +23,10 @@ type Shared interface {
 	// Load returns a room's record and its revision; ErrSharedNotFound if
 	// there is none.
 	Load(ctx context.Context, rid protocol.RID) (Record, uint64, error)
-	// Update applies f to the record with compare-and-set; an error from f
-	// is returned as is.
-	Update(ctx context.Context, rid protocol.RID, f func(*Record) error) (Record, error)
+	// Update applies f to the record with compare-and-set and returns the
+	// revision written; an error from f is returned as is, except
+	// ErrUnchanged, which writes nothing and returns the revision read.
+	Update(ctx context.Context, rid protocol.RID, f func(*Record) error) (uint64, error)
 	// Delete forgets the room.
 	Delete(ctx context.Context, rid protocol.RID) error
 	// Publish sends an event to the other nodes serving rid, at most once.
@@ -32,16 +34,25 @@ type Shared interface {
 	// Subscribe calls fn in order with every event another node publishes
 	// for rid, until stop is called.
 	Subscribe(rid protocol.RID, fn func(from string, event []byte)) (stop func(), err error)
+	// Rooms lists the id of every room in the cluster.
+	Rooms(ctx context.Context) ([]protocol.RID, error)
+	// Peers returns the other nodes heard from lately.
+	Peers() []string
+	// OnNodeDeath has fn called, on a goroutine of its own, once for every
+	// node that falls silent.
+	OnNodeDeath(fn func(node string))
 	// Watch calls fn, in order for each room, with every change of every
 	// room's record from now on (nil when the room was deleted or
 	// expired), until ctx ends.
 	Watch(ctx context.Context, fn func(rid protocol.RID, rec *Record, rev uint64)) error
 }
 
-// Errors a Shared returns.
+// Errors a Shared returns, and ErrUnchanged, which an Update's f returns
+// to leave the record as it is.
 var (
 	ErrSharedExists   = errors.New("room: exists in the cluster")
 	ErrSharedNotFound = errors.New("room: not in the cluster")
+	ErrUnchanged      = errors.New("room: record unchanged")
 )
 
 // SharedMember is one session as every node sees it.
@@ -145,16 +156,15 @@ func (r *Room) publish(ev []byte) {
 	}
 }
 
-// update changes the room's shared record; errors are those of f, or the
-// cluster's.
-func (r *Room) update(f func(*Record) error) error {
+// update changes the room's shared record and returns the revision
+// written; errors are those of f, or the cluster's.
+func (r *Room) update(f func(*Record) error) (uint64, error) {
 	if r.g.shared == nil {
-		return nil
+		return 0, nil
 	}
 	ctx, cancel := sharedCtx()
 	defer cancel()
-	_, err := r.g.shared.Update(ctx, r.rid, f)
-	return err
+	return r.g.shared.Update(ctx, r.rid, f)
 }
 
 // onEvent applies an event from another node.
@@ -191,15 +201,21 @@ func (r *Room) apply(rec *Record, rev uint64) {
 	}
 	r.rev = rev
 	var frames [][]byte
-	seen := make(map[uint32]bool, len(rec.Members))
-	for _, sm := range rec.Members {
-		seen[sm.Session] = true
+	inRecord := make(map[uint32]*SharedMember, len(rec.Members))
+	for i := range rec.Members {
+		sm := &rec.Members[i]
+		inRecord[sm.Session] = sm
 		if sm.Node == node {
 			continue // this node's own members it knows first-hand
 		}
 		rm := r.remote[sm.Session]
 		if rm == nil {
 			rm = &remoteMember{}
+			if r.members[sm.Session] != nil {
+				// Taken over by another node (below): the members here
+				// know its hello already.
+				rm.hello = sm.Hello
+			}
 			r.remote[sm.Session] = rm
 		}
 		rm.node, rm.owner = sm.Node, sm.Owner
@@ -212,14 +228,33 @@ func (r *Room) apply(rec *Record, rev uint64) {
 	for _, d := range rec.Left {
 		reasons[d.Session] = d.Reason
 	}
+	why := func(s uint32) byte {
+		if w, ok := reasons[s]; ok {
+			return w
+		}
+		return protocol.LeftDropped
+	}
 	for s := range r.remote {
-		if !seen[s] {
+		if inRecord[s] == nil {
 			delete(r.remote, s)
-			why, ok := reasons[s]
-			if !ok {
-				why = protocol.LeftDropped
-			}
-			frames = append(frames, protocol.Encode(protocol.Left{Session: s, Reason: why}))
+			frames = append(frames, protocol.Encode(protocol.Left{Session: s, Reason: why(s)}))
+		}
+	}
+	// A session of this node that the record puts on another node was
+	// resumed there: its socket here is stale. One the record no longer
+	// has was ended by another node (this one was taken for dead).
+	var stale []Conn
+	for s, m := range r.members {
+		sm := inRecord[s]
+		if sm != nil && sm.Node == node || rev <= m.rev {
+			continue // here, or a record older than its arrival here
+		}
+		if m.conn != nil {
+			stale = append(stale, m.conn)
+		}
+		r.removeLocked(m)
+		if sm == nil {
+			frames = append(frames, protocol.Encode(protocol.Left{Session: s, Reason: why(s)}))
 		}
 	}
 	var kicked []*Member
@@ -234,15 +269,22 @@ func (r *Room) apply(rec *Record, rev uint64) {
 	}
 	lockChanged := rec.Locked != r.locked
 	r.mu.Unlock()
+	for _, c := range stale {
+		c.Close(protocol.ErrSessionEnded)
+	}
 	if lockChanged {
 		r.setLocked(rec.Locked)
 	}
-	for _, m := range kicked {
-		r.Leave(m, protocol.LeftRemoved)
+	// Leaving writes the record: not on the watcher's goroutine, which
+	// every room's changes wait for.
+	if len(kicked) > 0 {
+		go func() {
+			for _, m := range kicked {
+				r.Leave(m, protocol.LeftRemoved)
+			}
+		}()
 	}
-	for _, s := range slow {
-		r.Leave(s, protocol.LeftTooSlow)
-	}
+	r.dropSlow(slow)
 }
 
 // remoteEnvelope delivers an envelope sent by a member on another node to
@@ -298,9 +340,21 @@ func (r *Room) remoteEnvelope(from string, f protocol.Envelope) {
 		}
 	}
 	unlock()
-	for _, s := range slow {
-		r.Leave(s, protocol.LeftTooSlow)
+	r.dropSlow(slow)
+}
+
+// dropSlow ends the sessions that could not keep up, on a goroutine of its
+// own: leaving writes the cluster's record, and the callers (the watcher,
+// the bus) carry every room's changes.
+func (r *Room) dropSlow(slow []*Member) {
+	if len(slow) == 0 {
+		return
 	}
+	go func() {
+		for _, s := range slow {
+			r.Leave(s, protocol.LeftTooSlow)
+		}
+	}()
 }
 
 // setLocked records the lock and tells every member here.
@@ -318,9 +372,7 @@ func (r *Room) setLocked(locked bool) {
 		}
 	}
 	r.mu.Unlock()
-	for _, s := range slow {
-		r.Leave(s, protocol.LeftTooSlow)
-	}
+	r.dropSlow(slow)
 }
 
 // eventQueue holds a room's events until its state is loaded, then hands
@@ -357,3 +409,83 @@ func (q *eventQueue) start(apply func(from string, ev []byte)) {
 
 // tokenHash is what the cluster keeps of a resume token.
 func tokenHash(t [protocol.TokenLen]byte) [32]byte { return sha256.Sum256(t[:]) }
+
+// takeOver moves the session whose resume token is token from the node
+// that held it (alive or dead) to this one, in the room's record, and
+// returns it as a detached member of this node.
+func (r *Room) takeOver(token [protocol.TokenLen]byte) (*Member, error) {
+	th := tokenHash(token)
+	var sm SharedMember
+	rev, err := r.update(func(rec *Record) error {
+		for i := range rec.Members {
+			if subtle.ConstantTimeCompare(rec.Members[i].TokenHash[:], th[:]) == 1 {
+				rec.Members[i].Node = r.g.shared.Node()
+				sm = rec.Members[i]
+				return nil
+			}
+		}
+		return protocol.ErrSessionEnded
+	})
+	var rej *protocol.Reject
+	switch {
+	case errors.As(err, &rej):
+		return nil, rej
+	case errors.Is(err, ErrSharedNotFound):
+		return nil, protocol.ErrNotFound
+	case err != nil:
+		return nil, protocol.ErrGoingAway
+	}
+	r.mu.Lock()
+	delete(r.remote, sm.Session)
+	r.mu.Unlock()
+	return &Member{session: sm.Session, token: token, hello: sm.Hello, owner: sm.Owner, rev: rev}, nil
+}
+
+// nodeDied waits out the resume grace after a node fell silent, then ends,
+// as dropped, the sessions that node still holds in any room: they had
+// that long to resume on another node.
+func (g *Registry) nodeDied(node string) {
+	time.AfterFunc(g.limits.Grace, func() { g.sweep(node) })
+}
+
+// sweep removes dead's sessions from every room's record. One live node
+// does it, the one with the least id, so the records are not written once
+// per node; compare-and-set keeps two sweeps (nodes that disagree for a
+// moment on who is alive) from harm.
+func (g *Registry) sweep(dead string) {
+	self := g.shared.Node()
+	for _, p := range g.shared.Peers() {
+		if p < self {
+			return
+		}
+	}
+	g.mu.Lock()
+	closed := g.closed
+	g.mu.Unlock()
+	if closed {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rids, err := g.shared.Rooms(ctx)
+	if err != nil {
+		return // the next death, or the rooms' expiry, clears them
+	}
+	for _, rid := range rids {
+		g.shared.Update(ctx, rid, func(rec *Record) error {
+			var gone []uint32
+			for _, m := range rec.Members {
+				if m.Node == dead {
+					gone = append(gone, m.Session)
+				}
+			}
+			if len(gone) == 0 {
+				return ErrUnchanged
+			}
+			for _, s := range gone {
+				rec.depart(s, protocol.LeftDropped)
+			}
+			return nil
+		})
+	}
+}
