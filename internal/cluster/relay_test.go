@@ -2,8 +2,11 @@ package cluster
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"veil/internal/natstest"
 	"veil/internal/protocol"
@@ -14,21 +17,51 @@ import (
 // through its own NATS server of a routed cluster.
 func nodes(t *testing.T, n int) []*vtest.Server {
 	t.Helper()
-	c := natstest.StartCluster(t, n)
 	var out []*vtest.Server
+	ns, _ := startNodes(t, n, vtest.Options{})
+	for _, x := range ns {
+		out = append(out, x.S)
+	}
+	return out
+}
+
+// testNode is one veil node of a test cluster and what it is made of.
+type testNode struct {
+	S    *vtest.Server
+	Node *Node
+	NC   *nats.Conn
+}
+
+// startNodes starts n veil nodes with opt (Shared is set here), node i
+// connected first to NATS server i of a routed cluster, and knowing every
+// server's address to reconnect to.
+func startNodes(t *testing.T, n int, opt vtest.Options) ([]testNode, *natstest.Cluster) {
+	t.Helper()
+	c := natstest.StartCluster(t, n)
+	var out []testNode
 	for i := range n {
+		urls := c.URLs()
+		urls[0], urls[i] = urls[i], urls[0]
+		nc, err := nats.Connect(strings.Join(urls, ","), nats.DontRandomize(), nats.MaxReconnects(-1),
+			nats.ReconnectWait(50*time.Millisecond), nats.NoEcho())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
 		// A fresh cluster may take a raft election or two (seconds each)
 		// before JetStream places a replicated bucket.
 		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-		node, err := NewNode(ctx, connect(t, c.URLs()[i]), n, nil)
+		node, err := NewNode(ctx, nc, n, nil)
 		cancel()
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(node.Bus.Close)
-		out = append(out, vtest.NewServer(t, vtest.Options{Shared: node}))
+		o := opt
+		o.Shared = node
+		out = append(out, testNode{S: vtest.NewServer(t, o), Node: node, NC: nc})
 	}
-	return out
+	return out, c
 }
 
 func join(t *testing.T, s *vtest.Server, rm *vtest.Room, alias string) *vtest.Client {

@@ -60,6 +60,8 @@ type Server struct {
 	HTTP  *httptest.Server
 	Log   *SafeBuffer // every log line, at debug level
 	Wire  *SafeBuffer // every byte the server read from or wrote to a socket
+
+	conns *connSet
 }
 
 // Options adjust NewServer.
@@ -87,7 +89,8 @@ func NewServer(t testing.TB, opt Options) *Server {
 	s.Relay = relay.NewServer(s.Rooms, logger, opt.Relay)
 	h := web.Handler(web.Config{Rooms: s.Rooms, Relay: s.Relay, CreateRate: opt.CreateRate, Keyer: s.Relay.Keyer(), PoW: opt.PoW})
 	s.HTTP = httptest.NewUnstartedServer(h)
-	s.HTTP.Listener = recordingListener{s.HTTP.Listener, s.Wire}
+	s.conns = &connSet{}
+	s.HTTP.Listener = recordingListener{s.HTTP.Listener, s.Wire, s.conns}
 	s.HTTP.Config.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelDebug)
 	s.HTTP.Start()
 	s.URL = s.HTTP.URL
@@ -182,10 +185,18 @@ func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 func (s *Server) WSURL() string { return "ws" + strings.TrimPrefix(s.URL, "http") + "/ws" }
 
 // recordingListener copies every byte read from or written to an accepted
-// connection into w, so a test can search all the server saw.
+// connection into w, so a test can search all the server saw, and keeps the
+// connections so that Kill can cut them.
 type recordingListener struct {
 	net.Listener
-	w *SafeBuffer
+	w     *SafeBuffer
+	conns *connSet
+}
+
+type connSet struct {
+	mu     sync.Mutex
+	conns  []net.Conn
+	killed bool
 }
 
 func (l recordingListener) Accept() (net.Conn, error) {
@@ -193,7 +204,30 @@ func (l recordingListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.conns.mu.Lock()
+	defer l.conns.mu.Unlock()
+	if l.conns.killed {
+		c.Close()
+		return nil, net.ErrClosed
+	}
+	l.conns.conns = append(l.conns.conns, c)
 	return recordingConn{c, l.w}, nil
+}
+
+// Kill stops the server as a crash would: its listener and every connection
+// it accepted close at once, with no close frame. The relay's goroutines
+// see their sockets fail, and the shutdown at the end of the test finds
+// nothing to say goodbye to.
+func (s *Server) Kill() {
+	s.conns.mu.Lock()
+	s.conns.killed = true
+	conns := s.conns.conns
+	s.conns.conns = nil
+	s.conns.mu.Unlock()
+	s.HTTP.Listener.Close()
+	for _, c := range conns {
+		c.Close()
+	}
 }
 
 type recordingConn struct {
