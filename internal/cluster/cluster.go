@@ -61,12 +61,11 @@ func Open(ctx context.Context, nc *nats.Conn, replicas int) (*Store, error) {
 	}
 	// A cluster that has just started may not have placed its JetStream
 	// peers yet ("no suitable peers for placement"): try until ctx ends.
-	var kv jetstream.KeyValue
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
 		// Each try has its own deadline: a request lost in an election
 		// would otherwise take the whole of ctx.
 		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		kv, err = js.CreateOrUpdateKeyValue(actx, cfg)
+		_, err = js.CreateOrUpdateKeyValue(actx, cfg)
 		cancel()
 		if err == nil {
 			break
@@ -93,7 +92,8 @@ func Open(ctx context.Context, nc *nats.Conn, replicas int) (*Store, error) {
 			return nil, fmt.Errorf("rooms bucket: %w", err)
 		}
 	}
-	if kv, err = js.KeyValue(ctx, Bucket); err != nil { // bound again: it reads AllowDirect once
+	kv, err := js.KeyValue(ctx, Bucket) // bound after the change: it reads AllowDirect once
+	if err != nil {
 		return nil, fmt.Errorf("rooms bucket: %w", err)
 	}
 	return &Store{js: js, kv: kv}, nil

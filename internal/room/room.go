@@ -619,7 +619,7 @@ func (r *Room) Envelope(m *Member, f protocol.Envelope) *protocol.Error {
 				slow = append(slow, o)
 			}
 		}
-		if !sent {
+		if !sent && !(r.g.shared != nil && r.ownerElsewhere()) {
 			unlock()
 			return &protocol.Error{Code: protocol.CodeNoOwner, Reason: "the owner is not in the room"}
 		}
@@ -825,6 +825,18 @@ func (r *Room) Claim(m *Member, key *[32]byte) *protocol.Error {
 	if !r.ownerKey(key) {
 		return &protocol.Error{Code: protocol.CodeNotAllowed, Reason: "wrong owner key"}
 	}
+	if r.g.shared != nil {
+		// The record first: other nodes route reports by it, and a resume
+		// on another node keeps the badge. Once the claimer sees its
+		// STATE, any node that reads the record finds the owner.
+		r.update(func(rec *Record) error {
+			if sm := rec.member(m.session); sm != nil && !sm.Owner {
+				sm.Owner = true
+				return nil
+			}
+			return ErrUnchanged
+		})
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.dead || r.members[m.session] != m {
@@ -832,18 +844,6 @@ func (r *Room) Claim(m *Member, key *[32]byte) *protocol.Error {
 	}
 	m.owner = true
 	m.deliverLocked(protocol.Encode(protocol.State{Flags: r.stateLocked(m)}))
-	if r.g.shared != nil {
-		// Other nodes route reports to it; the record keeps it for a
-		// resume on another node.
-		go func() {
-			r.update(func(rec *Record) error {
-				if sm := rec.member(m.session); sm != nil {
-					sm.Owner = true
-				}
-				return nil
-			})
-		}()
-	}
 	return nil
 }
 

@@ -343,6 +343,24 @@ func (r *Room) remoteEnvelope(from string, f protocol.Envelope) {
 	r.dropSlow(slow)
 }
 
+// ownerElsewhere reads the room's record for an owner session on another
+// node that this node has not heard of yet (a claim made a moment ago).
+// Reports are rare; the read is not.
+func (r *Room) ownerElsewhere() bool {
+	ctx, cancel := sharedCtx()
+	defer cancel()
+	rec, _, err := r.g.shared.Load(ctx, r.rid)
+	if err != nil {
+		return false
+	}
+	for _, m := range rec.Members {
+		if m.Owner && m.Node != r.g.shared.Node() {
+			return true
+		}
+	}
+	return false
+}
+
 // dropSlow ends the sessions that could not keep up, on a goroutine of its
 // own: leaving writes the cluster's record, and the callers (the watcher,
 // the bus) carry every room's changes.
