@@ -11,8 +11,14 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"os"
+	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
+	"veil/internal/cluster"
 	"veil/internal/limit"
 	"veil/internal/pow"
 	"veil/internal/protocol"
@@ -43,7 +49,15 @@ type serveConfig struct {
 	tlsCert    string
 	tlsKey     string
 	verbose    bool
+
+	// cluster mode, when nats.URLs is set
+	nats         cluster.ConnectOptions
+	natsReplicas int
 }
+
+// natsPasswordEnv holds the password for --nats-user: a flag's value would
+// show in the process list.
+const natsPasswordEnv = "VEIL_NATS_PASSWORD"
 
 func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	var c serveConfig
@@ -75,6 +89,14 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	})
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate `FILE`; with --tls-key, serve HTTPS and WSS")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key `FILE` for --tls-cert")
+	fs.StringVar(&c.nats.URLs, "nats", "", "run as one node of a cluster, sharing rooms with the other nodes through the NATS servers (with JetStream) at `URL[,URL...]`; no credentials in the URL (see docs/cluster.md)")
+	fs.StringVar(&c.nats.CredsFile, "nats-creds", "", "NATS credentials `FILE` (user JWT and nkey seed)")
+	fs.StringVar(&c.nats.NKeyFile, "nats-nkey", "", "NATS nkey seed `FILE`")
+	fs.StringVar(&c.nats.User, "nats-user", "", "NATS `USER`; the password is read from $"+natsPasswordEnv+", never from a flag")
+	fs.StringVar(&c.nats.TLSCA, "nats-tls-ca", "", "PEM `FILE` of the CA that signed the NATS servers' certificates; turns on TLS to NATS")
+	fs.StringVar(&c.nats.TLSCert, "nats-tls-cert", "", "PEM client certificate `FILE` for NATS; with --nats-tls-key")
+	fs.StringVar(&c.nats.TLSKey, "nats-tls-key", "", "PEM private key `FILE` for --nats-tls-cert")
+	fs.IntVar(&c.natsReplicas, "nats-replicas", 3, "`N` copies of the rooms bucket in JetStream, 1 to 5; at most the number of JetStream servers in the NATS cluster (1 for a single server), or no node starts")
 	fs.BoolVar(&c.verbose, "v", false, "log debug lines (never addresses, aliases or room ids)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: veil serve [flags]
@@ -83,6 +105,12 @@ Runs a veil relay and its embedded web client. All state is in memory: rooms,
 members and messages vanish when a room ends or the process stops, and the
 server writes no file. It relays end-to-end-encrypted envelopes it cannot read.
 Ctrl-C shuts down cleanly: members are told the server is going away.
+
+With --nats, the relay is one node of a cluster: rooms live in a JetStream
+bucket in the NATS servers' memory (nats-server still writes its own raft
+metadata, never a room id, to its store_dir), and members on any node share
+them. A node that stops tells its members to resume through another node.
+See docs/cluster.md.
 
 Flags:
 `)
@@ -124,7 +152,78 @@ Flags:
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		return c, errors.New("--tls-cert and --tls-key go together")
 	}
+	if err := checkNATS(fs, &c); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+// checkNATS checks the cluster flags and reads the NATS password from the
+// environment.
+func checkNATS(fs *flag.FlagSet, c *serveConfig) error {
+	if c.nats.URLs == "" {
+		var stray string
+		fs.Visit(func(f *flag.Flag) {
+			if stray == "" && strings.HasPrefix(f.Name, "nats-") {
+				stray = f.Name
+			}
+		})
+		if stray != "" {
+			return fmt.Errorf("--%s needs --nats", stray)
+		}
+		return nil
+	}
+	for u := range strings.SplitSeq(c.nats.URLs, ",") {
+		if err := checkNATSURL(strings.TrimSpace(u)); err != nil {
+			return err
+		}
+	}
+	if c.natsReplicas < 1 || c.natsReplicas > 5 {
+		return errors.New("--nats-replicas must be between 1 and 5")
+	}
+	ways := 0
+	for _, v := range []string{c.nats.CredsFile, c.nats.NKeyFile, c.nats.User} {
+		if v != "" {
+			ways++
+		}
+	}
+	if ways > 1 {
+		return errors.New("use only one of --nats-creds, --nats-nkey and --nats-user")
+	}
+	if c.nats.User != "" {
+		c.nats.Password = os.Getenv(natsPasswordEnv)
+		if c.nats.Password == "" {
+			return fmt.Errorf("--nats-user needs its password in $%s", natsPasswordEnv)
+		}
+	}
+	if (c.nats.TLSCert == "") != (c.nats.TLSKey == "") {
+		return errors.New("--nats-tls-cert and --nats-tls-key go together")
+	}
+	return nil
+}
+
+// checkNATSURL refuses a NATS URL that nats.go could not use, or that
+// carries a user, password or token: anyone on the machine can read a
+// process's arguments. It never repeats the URL, which may hold a secret.
+func checkNATSURL(raw string) error {
+	if raw == "" {
+		return errors.New("--nats has an empty URL")
+	}
+	if !strings.Contains(raw, "://") {
+		raw = "nats://" + raw // nats.go's default scheme
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return errors.New("--nats: not a URL such as nats://HOST:4222")
+	}
+	if u.User != nil {
+		return fmt.Errorf("--nats URLs must carry no user, password or token (the process list shows them): use --nats-creds, --nats-nkey, or --nats-user with $%s", natsPasswordEnv)
+	}
+	switch u.Scheme {
+	case "nats", "tls", "ws", "wss":
+		return nil
+	}
+	return fmt.Errorf("--nats: scheme %q is not nats, tls, ws or wss", u.Scheme)
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -142,8 +241,25 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	rooms := room.NewRegistry(room.Limits{MaxRooms: cfg.maxRooms, MaxMembers: cfg.maxMembers, MaxTTL: cfg.maxTTL,
-		MaxFile: cfg.maxFile, RoomRate: cfg.roomRate, JoinRate: cfg.joinRate, JoinBurst: max(int(cfg.joinRate), 1)})
+	var shared room.Shared // nil: a node on its own
+	if cfg.nats.URLs != "" {
+		node, nc, err := joinCluster(ctx, cfg, logger)
+		if err != nil {
+			fmt.Fprintf(stderr, "veil serve: %v\n", err)
+			return 1
+		}
+		defer leaveCluster(node, nc, logger)
+		shared = node
+	}
+	rooms := room.NewClusterRegistry(room.Limits{MaxRooms: cfg.maxRooms, MaxMembers: cfg.maxMembers, MaxTTL: cfg.maxTTL,
+		MaxFile: cfg.maxFile, RoomRate: cfg.roomRate, JoinRate: cfg.joinRate, JoinBurst: max(int(cfg.joinRate), 1)}, shared)
+	if err := rooms.Err(); err != nil {
+		fmt.Fprintf(stderr, "veil serve: follow the rooms bucket: %v\n", err)
+		return 1
+	}
+	if shared != nil {
+		fmt.Fprintf(stdout, "veil: cluster node on NATS (%d %s of the rooms bucket)\n", cfg.natsReplicas, plural(cfg.natsReplicas, "copy", "copies"))
+	}
 	opts := relay.DefaultOptions
 	opts.MsgRate, opts.MsgBurst = cfg.msgRate, cfg.msgBurst
 	opts.BytesRate, opts.BytesBurst = cfg.byteRate, cfg.byteBurst
@@ -165,6 +281,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "veil serve: %v\n", err)
+		if shared != nil {
+			rel.Shutdown(ctx) // stops following the bucket; no socket is open yet
+		}
 		return 1
 	}
 	scheme := "http"
@@ -202,4 +321,74 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	<-errc
 	fmt.Fprintln(stdout, "veil: stopped")
 	return code
+}
+
+// Bounds of joining a cluster at start-up: JetStream may need a raft
+// election or two before it answers, or places a replicated bucket.
+const (
+	jetStreamWait = 30 * time.Second
+	bucketWait    = 60 * time.Second
+)
+
+// joinCluster connects to NATS, checks it has JetStream, and opens this
+// node's share of the cluster. The caller passes both to leaveCluster.
+func joinCluster(ctx context.Context, cfg serveConfig, logger *slog.Logger) (*cluster.Node, *nats.Conn, error) {
+	o := cfg.nats
+	o.Logger = logger
+	nc, err := cluster.Connect(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	jctx, cancel := context.WithTimeout(ctx, jetStreamWait)
+	err = cluster.CheckJetStream(jctx, nc)
+	cancel()
+	if errors.Is(err, cluster.ErrNoJetStream) {
+		nc.Close()
+		return nil, nil, fmt.Errorf("%w (run nats-server with -js, or a jetstream block in its config)", err)
+	}
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	if cfg.natsReplicas > 1 && nc.ConnectedClusterName() == "" {
+		// JetStream would refuse the bucket until bucketWait ran out.
+		nc.Close()
+		return nil, nil, fmt.Errorf("--nats-replicas %d needs a NATS cluster, and this server runs on its own: use --nats-replicas 1", cfg.natsReplicas)
+	}
+	nctx, cancel := context.WithTimeout(ctx, bucketWait)
+	defer cancel()
+	node, err := cluster.NewNode(nctx, nc, cfg.natsReplicas, nil)
+	if err != nil {
+		nc.Close()
+		if cfg.natsReplicas > 1 {
+			err = fmt.Errorf("%w (--nats-replicas %d needs at least %d JetStream servers in the NATS cluster)", err, cfg.natsReplicas, cfg.natsReplicas)
+		}
+		return nil, nil, err
+	}
+	return node, nc, nil
+}
+
+// leaveCluster stops the node's heartbeats, so the others soon count it
+// gone, and drains its NATS connection, waiting a few seconds at most.
+func leaveCluster(node *cluster.Node, nc *nats.Conn, logger *slog.Logger) {
+	node.Bus.Close()
+	closed := make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+	if err := nc.Drain(); err != nil {
+		nc.Close() // it was reconnecting or already closed: nothing to drain
+		return
+	}
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		logger.Warn("nats drain did not finish")
+		nc.Close()
+	}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
