@@ -246,7 +246,7 @@ func (g *Registry) load(rid protocol.RID) (*Room, error) {
 	r := g.newRoom(Spec{RID: rid, Verifier: rec.Verifier, OwnerHash: rec.OwnerHash, TTL: rec.TTL, Policy: rec.Policy, Meta: rec.Meta}, rec.Deadline)
 	r.locked, r.rev = rec.Locked, rev
 	for _, m := range rec.Members {
-		r.remote[m.Session] = &remoteMember{node: m.Node, hello: m.Hello, owner: m.Owner}
+		r.remote[m.Session] = &remoteMember{node: m.Node, hello: m.Hello, owner: m.Owner, recorded: true}
 	}
 	g.mu.Lock()
 	if have := g.rooms[rid]; have != nil {
@@ -676,9 +676,7 @@ func (r *Room) Envelope(m *Member, f protocol.Envelope) *protocol.Error {
 				return nil
 			})
 		}
-		if f.Header.Kind != protocol.KindHello { // hellos travel in the record
-			r.publish(append([]byte{evEnvelope}, f.Raw...))
-		}
+		r.publish(append([]byte{evEnvelope}, f.Raw...))
 	}
 	for _, s := range slow {
 		r.Leave(s, protocol.LeftTooSlow)

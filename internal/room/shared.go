@@ -129,12 +129,19 @@ type remoteMember struct {
 	node  string
 	hello []byte
 	owner bool
+	// recorded: a record applied here lists it. One known only from its
+	// hello on the room's subject (which outruns the record) is not taken
+	// for gone by an older record that does not list it yet.
+	recorded bool
 }
 
 // Events between nodes on a room's subject: the first byte is evEnvelope
 // and the rest the envelope frame as its sender sent it. Everything else a
 // node must know (members, hellos, departures, lock, owners, kicks, purge)
 // travels in the room's record, whose every change each node watches.
+// Hellos go both ways: in the record for nodes that load the room later,
+// and on the subject ahead of the sender's next envelopes, which the
+// record's slower path would let overtake it.
 const evEnvelope byte = 'E'
 
 // sharedTimeout bounds one call to the cluster.
@@ -174,7 +181,7 @@ func (r *Room) onEvent(from string, ev []byte) {
 	}
 	f, err := protocol.Decode(ev[1:])
 	env, ok := f.(protocol.Envelope)
-	if err != nil || !ok || env.Header.RID != r.rid || env.Header.Kind == protocol.KindHello {
+	if err != nil || !ok || env.Header.RID != r.rid {
 		return
 	}
 	r.remoteEnvelope(from, env)
@@ -218,7 +225,7 @@ func (r *Room) apply(rec *Record, rev uint64) {
 			}
 			r.remote[sm.Session] = rm
 		}
-		rm.node, rm.owner = sm.Node, sm.Owner
+		rm.node, rm.owner, rm.recorded = sm.Node, sm.Owner, true
 		if sm.Hello != nil && !bytes.Equal(rm.hello, sm.Hello) {
 			rm.hello = sm.Hello
 			frames = append(frames, append([]byte{protocol.TypeEnvelope}, sm.Hello...))
@@ -234,8 +241,9 @@ func (r *Room) apply(rec *Record, rev uint64) {
 		}
 		return protocol.LeftDropped
 	}
-	for s := range r.remote {
-		if inRecord[s] == nil {
+	for s, rm := range r.remote {
+		_, departed := reasons[s]
+		if inRecord[s] == nil && (rm.recorded || departed) {
 			delete(r.remote, s)
 			frames = append(frames, protocol.Encode(protocol.Left{Session: s, Reason: why(s)}))
 		}
@@ -303,13 +311,18 @@ func (r *Room) remoteEnvelope(from string, f protocol.Envelope) {
 	}
 	switch h.Kind {
 	case protocol.KindHello:
+		if r.members[h.Sender] != nil {
+			break // a session of this node's (a stale event)
+		}
 		rm := r.remote[h.Sender]
 		if rm == nil {
 			rm = &remoteMember{node: from}
 			r.remote[h.Sender] = rm
 		}
-		rm.hello = f.Body()
-		slow = r.fanoutLocked(nil, f.Raw)
+		if !bytes.Equal(rm.hello, f.Body()) { // the record may have brought it first
+			rm.hello = f.Body()
+			slow = r.fanoutLocked(nil, f.Raw)
+		}
 	case protocol.KindMsg:
 		slow = r.fanoutLocked(nil, f.Raw)
 	case protocol.KindReport:
