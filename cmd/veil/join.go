@@ -17,11 +17,19 @@ type joinOptions struct {
 	alias        string
 	passwordFile string
 	proxy        string
+	nodes        []string
 }
 
 func (o *joinOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.alias, "alias", "", "`NAME` to show the room (default: a random one)")
 	fs.StringVar(&o.passwordFile, "password-file", "", "read the room password from the first line of `FILE` (else $VEIL_PASSWORD, else a prompt)")
+	fs.Func("node", "`URL` of another node of the link's cluster (https://HOST), tried in turn with the link's server to resume the session if that server goes away (repeatable)", func(v string) error {
+		if !strings.HasPrefix(v, "http://") && !strings.HasPrefix(v, "https://") {
+			return fmt.Errorf("%q is not an http:// or https:// URL", v)
+		}
+		o.nodes = append(o.nodes, v)
+		return nil
+	})
 	fs.StringVar(&o.proxy, "proxy", "", "dial through the SOCKS5 proxy at `URL`, e.g. socks5://127.0.0.1:9050 for Tor (host names are resolved by the proxy)")
 }
 
@@ -45,7 +53,7 @@ func join(ctx context.Context, o joinOptions, link string, reconnect bool, stdin
 			return nil, exitUsage
 		}
 	}
-	c, err := client.Dial(ctx, client.Config{Link: link, Password: pw, Alias: o.alias, HTTPClient: hc, Reconnect: reconnect})
+	c, err := client.Dial(ctx, client.Config{Link: link, Password: pw, Alias: o.alias, HTTPClient: hc, Reconnect: reconnect, Nodes: o.nodes})
 	if err != nil {
 		fmt.Fprintln(stderr, joinFailure(name, err))
 		return nil, exitFor(err)

@@ -43,6 +43,9 @@ type Config struct {
 	Reconnect bool
 	// MaxFile is the largest file sent or accepted; 0 means DefaultMaxFile.
 	MaxFile int64
+	// Nodes are other nodes of the link's cluster (http:// or https://
+	// base URLs), tried in turn with the link's server when resuming.
+	Nodes []string
 }
 
 // Member is what the client knows of another member.
@@ -176,7 +179,12 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, wsURL: "ws" + strings.TrimPrefix(l.Base, "http") + "/ws", keys: k, id: id,
+	for _, n := range cfg.Nodes {
+		if !strings.HasPrefix(n, "http://") && !strings.HasPrefix(n, "https://") {
+			return nil, fmt.Errorf("node %q: not an http:// or https:// URL", n)
+		}
+	}
+	c := &Client{cfg: cfg, wsURL: wsOf(l.Base), keys: k, id: id,
 		events: make(chan Event, 4096), done: make(chan struct{}), now: cfg.Now, members: map[uint32]*member{}}
 	if c.now == nil {
 		c.now = time.Now
@@ -269,8 +277,17 @@ func (c *Client) join(ctx context.Context, base, proof string) ([]byte, error) {
 	return b, nil
 }
 
-func (c *Client) dialWS(ctx context.Context) (*websocket.Conn, error) {
-	ws, _, err := websocket.Dial(ctx, c.wsURL, &websocket.DialOptions{HTTPClient: c.cfg.HTTPClient})
+// wsOf is the WebSocket URL of the server at base.
+func wsOf(base string) string { return "ws" + strings.TrimPrefix(strings.TrimSuffix(base, "/"), "http") + "/ws" }
+
+// dialWS opens a socket to the link's server, or, for try > 0, in turn to
+// it and the other nodes of Config.Nodes.
+func (c *Client) dialWS(ctx context.Context, try int) (*websocket.Conn, error) {
+	url := c.wsURL
+	if n := len(c.cfg.Nodes); n > 0 && try%(n+1) > 0 {
+		url = wsOf(c.cfg.Nodes[try%(n+1)-1])
+	}
+	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: c.cfg.HTTPClient})
 	if err != nil {
 		return nil, err
 	}

@@ -674,15 +674,19 @@ func (c *Client) resume(ctx context.Context, err error) bool {
 	c.events <- Event{Type: "reconnecting", Text: "connection lost; reconnecting"}
 	deadline := time.Now().Add(resumeWindow)
 	wait := 250 * time.Millisecond
-	for time.Now().Before(deadline) {
+	for try := 0; time.Now().Before(deadline); try++ {
 		select {
 		case <-ctx.Done():
 			return false
 		case <-time.After(wait):
 		}
-		wait = min(wait*2, 4*time.Second)
+		// The back-off grows once per round of the link's server and
+		// the other nodes.
+		if (try+1)%(len(c.cfg.Nodes)+1) == 0 {
+			wait = min(wait*2, 4*time.Second)
+		}
 		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		ws, err := c.dialWS(dctx)
+		ws, err := c.dialWS(dctx, try)
 		if err != nil {
 			cancel()
 			continue

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"veil/internal/client"
 	"veil/internal/protocol"
 	"veil/internal/room"
 	"veil/internal/vtest"
@@ -258,4 +259,62 @@ func sayUntilHeard(t *testing.T, from *vtest.Client, to <-chan vtest.Event, text
 			}
 		}
 	}
+}
+
+// expectEvent reads c's events until one of typ (and, if text is not
+// empty, with that text), within 15 s.
+func expectEvent(t *testing.T, c *client.Client, typ, text string) client.Event {
+	t.Helper()
+	deadline := time.After(15 * time.Second)
+	for {
+		select {
+		case e, ok := <-c.Events():
+			if !ok {
+				t.Fatalf("%s: the session ended waiting for %s", c.Alias(), typ)
+			}
+			t.Logf("%s: %s %q", c.Alias(), e.Type, e.Text)
+			if e.Type == typ && (text == "" || e.Text == text) {
+				return e
+			}
+		case <-deadline:
+			t.Fatalf("%s: no %s %q within 15 s", c.Alias(), typ, text)
+		}
+	}
+}
+
+// The terminal client, told of the cluster's other nodes (--node), resumes
+// through one of them when the link's server dies, and talks on.
+func TestClientResumesThroughAnotherNode(t *testing.T) {
+	n, _ := startNodes(t, 2, shortGrace())
+	rm := n[0].S.CreateRoom(t, vtest.CreateOptions{})
+	x, err := client.Dial(t.Context(), client.Config{Link: rm.Link, Alias: "x", Reconnect: true, Nodes: []string{n[1].S.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	// y's link names node 2.
+	frag := rm.Link[strings.Index(rm.Link, "#"):]
+	y, err := client.Dial(t.Context(), client.Config{Link: n[1].S.URL + "/" + frag, Alias: "y", Reconnect: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer y.Close()
+	expectEvent(t, x, "join", "")
+	if err := y.Say(t.Context(), "before", 0); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(t, x, "msg", "before")
+
+	n[0].S.Kill()
+	n[0].NC.Close()
+	expectEvent(t, x, "reconnecting", "")
+	expectEvent(t, x, "reconnected", "")
+	if err := y.Say(t.Context(), "after", 0); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(t, x, "msg", "after")
+	if err := x.Say(t.Context(), "x is back", 0); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(t, y, "msg", "x is back")
 }
