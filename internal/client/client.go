@@ -278,7 +278,9 @@ func (c *Client) join(ctx context.Context, base, proof string) ([]byte, error) {
 }
 
 // wsOf is the WebSocket URL of the server at base.
-func wsOf(base string) string { return "ws" + strings.TrimPrefix(strings.TrimSuffix(base, "/"), "http") + "/ws" }
+func wsOf(base string) string {
+	return "ws" + strings.TrimPrefix(strings.TrimSuffix(base, "/"), "http") + "/ws"
+}
 
 // dialWS opens a socket to the link's server, or, for try > 0, in turn to
 // it and the other nodes of Config.Nodes.
