@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -317,4 +318,18 @@ func TestClientResumesThroughAnotherNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectEvent(t, y, "msg", "x is back")
+}
+
+// A node that has lost NATS refuses to make a room with 503 and a sentence,
+// not the cluster's error (which may name the room).
+func TestCreateWithoutNATSIs503(t *testing.T) {
+	n, _ := startNodes(t, 3, vtest.Options{})
+	n[0].NC.Close()
+	_, status, err := n[0].S.TryCreate(vtest.CreateOptions{})
+	if status != http.StatusServiceUnavailable {
+		t.Fatalf("create without NATS: status %d, %v", status, err)
+	}
+	if err == nil || strings.Contains(err.Error(), "nats") || strings.Contains(err.Error(), "veil_rooms") {
+		t.Fatalf("create without NATS said %v", err)
+	}
 }

@@ -60,6 +60,9 @@ var (
 	ErrExists   = errors.New("room: exists")
 	ErrCapacity = errors.New("room: server holds its maximum number of rooms")
 	ErrTTL      = errors.New("room: lifetime too short")
+	// ErrUnavailable: the cluster did not take the room (NATS down, or
+	// its memory full); the cause is not shown, as it may name the room.
+	ErrUnavailable = errors.New("room: the cluster cannot take a room now")
 )
 
 // Spec is what a creator registers.
@@ -167,7 +170,7 @@ func (g *Registry) Create(s Spec) (*Room, error) {
 			if errors.Is(err, ErrSharedExists) {
 				return nil, ErrExists
 			}
-			return nil, err
+			return nil, ErrUnavailable
 		}
 		return &Room{g: g, rid: s.RID, ttl: s.TTL, deadline: deadline}, nil
 	}

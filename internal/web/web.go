@@ -208,6 +208,9 @@ func createRoom(rooms *room.Registry, w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, room.ErrCapacity):
 		writeError(w, http.StatusServiceUnavailable, "this server holds its maximum number of rooms; try again later")
 		return
+	case errors.Is(err, room.ErrUnavailable):
+		writeError(w, http.StatusServiceUnavailable, "the server cannot make a room right now; try again in a moment")
+		return
 	case err != nil:
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
