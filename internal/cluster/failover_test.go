@@ -193,6 +193,16 @@ func TestNATSServerRestartIsSurvived(t *testing.T) {
 	if e := next(t, ea, "hello"); e.From != c.Welcome.Session {
 		t.Fatalf("a got %+v, want c's hello", e)
 	}
+	// That node follows the room's record again: a lock made on the other
+	// reaches its members.
+	a.Write(protocol.Owner{Key: rm.Owner})
+	if e := next(t, ea, "state"); e.Reason != protocol.StateOwner {
+		t.Fatalf("a's STATE = %#x", e.Reason)
+	}
+	a.Write(protocol.Lock{Locked: true})
+	if e := next(t, eb, "state"); e.Reason != protocol.StateLocked {
+		t.Fatalf("b's STATE = %#x", e.Reason)
+	}
 }
 
 // pump reads c's events on a goroutine of its own until the test ends, so
