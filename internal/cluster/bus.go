@@ -39,7 +39,6 @@ type Bus struct {
 	rooms   map[protocol.RID]*roomSub
 
 	hb   *nats.Subscription
-	all  *nats.Subscription // every room's subject
 	stop chan struct{}
 	done chan struct{}
 }
@@ -60,14 +59,6 @@ func NewBus(nc *nats.Conn, node string, onDeath func(node string)) (*Bus, error)
 	}
 	b := &Bus{nc: nc, node: node, peers: map[string]time.Time{}, onDeath: onDeath,
 		rooms: map[protocol.RID]*roomSub{}, stop: make(chan struct{}), done: make(chan struct{})}
-	// One subscription to every room's subject, made once: a node that
-	// starts serving a room hears it at once, with no subscription still
-	// on its way through the cluster's routes while frames are lost.
-	all, err := nc.Subscribe(roomPrefix+"*", b.dispatch)
-	if err != nil {
-		return nil, err
-	}
-	b.all = all
 	hb, err := nc.Subscribe(nodesSubject, func(m *nats.Msg) {
 		from := string(m.Data)
 		if from == "" || from == node {
@@ -78,12 +69,10 @@ func NewBus(nc *nats.Conn, node string, onDeath func(node string)) (*Bus, error)
 		b.mu.Unlock()
 	})
 	if err != nil {
-		all.Unsubscribe()
 		return nil, err
 	}
 	b.hb = hb
 	if err := nc.Flush(); err != nil {
-		all.Unsubscribe()
 		hb.Unsubscribe()
 		return nil, err
 	}
@@ -162,49 +151,45 @@ func (b *Bus) Publish(rid protocol.RID, data []byte) error {
 	return b.nc.PublishMsg(m)
 }
 
-// roomSub is the handler of one room's frames on this node.
+// roomSub is this node's subscription to one room's subject.
 type roomSub struct {
-	fn func(from string, data []byte)
-}
-
-// dispatch hands a room's frame to this node's handler for that room.
-func (b *Bus) dispatch(m *nats.Msg) {
-	from := m.Header.Get(nodeHeader)
-	if from == b.node || from == "" {
-		return
-	}
-	raw, err := hex.DecodeString(m.Subject[len(roomPrefix):])
-	if err != nil || len(raw) != protocol.RIDLen {
-		return
-	}
-	var rid protocol.RID
-	copy(rid[:], raw)
-	b.roomsMu.Lock()
-	rs := b.rooms[rid]
-	b.roomsMu.Unlock()
-	if rs != nil {
-		rs.fn(from, m.Data)
-	}
+	sub *nats.Subscription
 }
 
 // Subscribe calls fn, in order, with every message another node publishes
 // for rid and the node it came from, until the returned function is called.
-// One room has one handler on a node.
+// One room has one handler on a node. It returns once this node's NATS
+// server has the subscription: from there, the interest reaches the other
+// servers ahead of anything this node publishes after it (a route carries
+// both in order), so a member who joins through this node misses nothing
+// that others send in answer to its hello.
 func (b *Bus) Subscribe(rid protocol.RID, fn func(from string, data []byte)) (func(), error) {
-	rs := &roomSub{fn: fn}
 	b.roomsMu.Lock()
+	defer b.roomsMu.Unlock()
 	if b.rooms[rid] != nil {
-		b.roomsMu.Unlock()
 		return nil, errors.New("cluster: room already has a handler on this node")
 	}
+	sub, err := b.nc.Subscribe(Subject(rid), func(m *nats.Msg) {
+		if from := m.Header.Get(nodeHeader); from != "" && from != b.node {
+			fn(from, m.Data)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := b.nc.Flush(); err != nil {
+		sub.Unsubscribe()
+		return nil, err
+	}
+	rs := &roomSub{sub: sub}
 	b.rooms[rid] = rs
-	b.roomsMu.Unlock()
 	return func() {
 		b.roomsMu.Lock()
 		if b.rooms[rid] == rs {
 			delete(b.rooms, rid)
 		}
 		b.roomsMu.Unlock()
+		sub.Unsubscribe()
 	}, nil
 }
 
@@ -221,5 +206,4 @@ func (b *Bus) Close() {
 	close(b.stop)
 	<-b.done
 	b.hb.Unsubscribe()
-	b.all.Unsubscribe()
 }
