@@ -310,11 +310,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	code := 0
-	if err := rel.Shutdown(sctx); err != nil {
+	// Stop taking connections first: a client that reconnects meanwhile
+	// (a cluster member resuming) goes to another node at once. Sockets
+	// are not the HTTP server's to wait for; the relay closes them next.
+	if err := srv.Shutdown(sctx); err != nil {
 		logger.Warn("shutdown", "err", err)
 		code = 1
 	}
-	if err := srv.Shutdown(sctx); err != nil {
+	if err := rel.Shutdown(sctx); err != nil {
 		logger.Warn("shutdown", "err", err)
 		code = 1
 	}

@@ -343,3 +343,34 @@ func TestCreateWithoutNATSIs503(t *testing.T) {
 		t.Fatalf("create without NATS said %v", err)
 	}
 }
+
+// A node shutting down tells its members, and anyone who reaches it while
+// it drains, 1012: resume elsewhere (a single server says 1001, the room is
+// gone). The room lives on, and a member resumes through another node.
+func TestNodeShutdownSays1012(t *testing.T) {
+	n, _ := startNodes(t, 2, shortGrace())
+	rm := n[0].S.CreateRoom(t, vtest.CreateOptions{})
+	a := join(t, n[0].S, rm, "a")
+	b := join(t, n[1].S, rm, "b")
+	meets(t, a, b)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := n[0].S.Relay.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if code, reason := a.ExpectClose(); code != protocol.CloseRestart {
+		t.Fatalf("member closed with %d %q", code, reason)
+	}
+	if _, err := n[0].S.Join(t, rm, "late", vtest.DialOptions{}); err == nil {
+		t.Fatal("joined through a node that shut down")
+	} else if code, _ := vtest.CloseOf(err); code != protocol.CloseRestart {
+		t.Fatalf("a join while the node drains: %v", err)
+	}
+	if err := n[1].S.Resume(t, a); err != nil {
+		t.Fatalf("resume on the other node: %v", err)
+	}
+	a.Say("moved")
+	if e := b.Expect("msg"); e.Text != "moved" {
+		t.Fatalf("b got %+v", e)
+	}
+}

@@ -143,7 +143,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if s.shutdown {
 		s.mu.Unlock()
-		ws.Close(websocket.StatusGoingAway, protocol.ErrGoingAway.Reason)
+		why := s.goingAway()
+		ws.Close(websocket.StatusCode(why.Code), why.Reason)
 		return
 	}
 	s.conns[c] = struct{}{}
@@ -158,6 +159,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.serve(r.Context())
 }
 
+// goingAway is the close for sockets of a server that shuts down. One node
+// of a cluster going away ends no room: its members resume through another
+// node, and a socket that reaches it while it drains is told the same.
+func (s *Server) goingAway() *protocol.Reject {
+	if s.rooms.Clustered() {
+		return protocol.ErrRestart
+	}
+	return protocol.ErrGoingAway
+}
+
 // Shutdown closes every socket with 1001 "server going away" (1012 on a
 // cluster node, whose rooms live on), ends every room on this node, and
 // waits for the sockets' goroutines until ctx ends.
@@ -169,12 +180,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
-	// One node of a cluster going away ends no room: its members resume
-	// through another node.
-	why := protocol.ErrGoingAway
-	if s.rooms.Clustered() {
-		why = protocol.ErrRestart
-	}
+	why := s.goingAway()
 	s.rooms.Close(why)
 	for _, c := range conns {
 		c.Close(why)
