@@ -263,7 +263,13 @@ func (c *Client) envelopeLocked(ctx context.Context, env []byte, h protocol.Head
 		if err != nil || n == 0 {
 			return nil, rejectf("sender key does not open")
 		}
-		if m.recv != nil && h.Epoch <= m.epoch {
+		if m.recv != nil && h.Epoch == m.epoch {
+			// Sent again after this client resumed, in case it was lost
+			// while the socket was down: the chain already held stays.
+			m.ctlSeen = h.Seq
+			return nil, nil
+		}
+		if m.recv != nil && h.Epoch < m.epoch {
 			return nil, rejectf("sender key for an old epoch")
 		}
 		m.ctlSeen = h.Seq
