@@ -162,8 +162,8 @@ func (s *Store) Load(ctx context.Context, rid protocol.RID) (Record, uint64, err
 	if err != nil {
 		return rec, 0, err
 	}
-	if err := json.Unmarshal(e.Value(), &rec); err != nil {
-		return rec, 0, fmt.Errorf("cluster: room record: %w", err)
+	if rec, err = parseRecord(e.Value()); err != nil {
+		return rec, 0, err
 	}
 	return rec, e.Revision(), nil
 }
@@ -205,6 +205,39 @@ func (s *Store) Update(ctx context.Context, rid protocol.RID, f func(*Record) er
 		}
 		return ack.Sequence, nil
 	}
+}
+
+// Bounds of a room record read from the bucket. Every node writes records
+// well within them; one beyond them did not come from a veil node.
+const (
+	maxRecordMembers    = 10_000
+	maxRecordDepartures = 1_000
+	maxRecordKicks      = 10_000
+	maxRecordMeta       = 64 << 10
+)
+
+// errRecord is a record no veil node would write.
+var errRecord = errors.New("cluster: malformed room record")
+
+// parseRecord decodes a room's record and checks it is one a veil node
+// could have written: the registry trusts its sizes and session ids.
+func parseRecord(b []byte) (Record, error) {
+	var rec Record
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return Record{}, fmt.Errorf("%w: %v", errRecord, err)
+	}
+	if len(rec.Members) > maxRecordMembers || len(rec.Left) > maxRecordDepartures || len(rec.Kick) > maxRecordKicks ||
+		len(rec.Meta) > maxRecordMeta || rec.TTL < 0 {
+		return Record{}, fmt.Errorf("%w: too large", errRecord)
+	}
+	seen := make(map[uint32]bool, len(rec.Members))
+	for _, m := range rec.Members {
+		if m.Session == 0 || seen[m.Session] || m.Node == "" || len(m.Node) > 64 || len(m.Hello) > protocol.MaxHello {
+			return Record{}, fmt.Errorf("%w: member %d", errRecord, m.Session)
+		}
+		seen[m.Session] = true
+	}
+	return rec, nil
 }
 
 // Rooms lists every room in the bucket.
@@ -297,9 +330,9 @@ func (s *Store) Watch(ctx context.Context, fn func(rid protocol.RID, rec *Record
 					fn(rid, nil, e.Revision())
 					continue
 				}
-				var rec Record
-				if json.Unmarshal(e.Value(), &rec) != nil {
-					continue
+				rec, err := parseRecord(e.Value())
+				if err != nil {
+					continue // not veil's: someone else wrote to the bucket
 				}
 				fn(rid, &rec, e.Revision())
 			}

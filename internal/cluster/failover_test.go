@@ -327,8 +327,10 @@ func TestClientResumesThroughAnotherNode(t *testing.T) {
 
 	n[0].S.Kill()
 	n[0].NC.Close()
+	killed := time.Now()
 	expectEvent(t, x, "reconnecting", "")
 	expectEvent(t, x, "reconnected", "")
+	t.Logf("x resumed through node 2 %v after node 1 died", time.Since(killed).Round(time.Millisecond))
 	if err := y.Say(t.Context(), "after", 0); err != nil {
 		t.Fatal(err)
 	}
