@@ -14,6 +14,7 @@ Usage:
   veil chat [flags] LINK        join a room in the terminal
   veil send [flags] LINK TEXT   send one message (TEXT "-" reads standard input)
   veil listen [flags] LINK      print the room's events as JSON lines
+  veil bench-baseline [flags]   run a minimal broadcast relay, a yardstick for benchmarks
   veil help [command]           show help
 
 Run 'veil COMMAND --help' for a command's flags and exit codes.
@@ -38,6 +39,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return send(ctx, args[1:], stdin, stdout, stderr)
 	case "listen":
 		return listen(ctx, args[1:], stdin, stdout, stderr)
+	case "bench-baseline":
+		return benchBaseline(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		if len(args) > 1 && args[1] != "help" {
 			return run(ctx, []string{args[1], "--help"}, stdin, stdout, stderr)
