@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"net/url"
 	"os"
@@ -49,6 +50,7 @@ type serveConfig struct {
 	tlsCert    string
 	tlsKey     string
 	verbose    bool
+	pprof      string // loopback HOST:PORT of the profiler, or ""
 
 	// cluster mode, when nats.URLs is set
 	nats         cluster.ConnectOptions
@@ -97,6 +99,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&c.nats.TLSCert, "nats-tls-cert", "", "PEM client certificate `FILE` for NATS; with --nats-tls-key")
 	fs.StringVar(&c.nats.TLSKey, "nats-tls-key", "", "PEM private key `FILE` for --nats-tls-cert")
 	fs.IntVar(&c.natsReplicas, "nats-replicas", 3, "`N` copies of the rooms bucket in JetStream, 1 to 5; at most the number of JetStream servers in the NATS cluster (1 for a single server), or no node starts")
+	fs.StringVar(&c.pprof, "pprof", "", "for profiling: serve Go's profiler (/debug/pprof/) on a second listener at `HOST:PORT`, loopback only; it exposes the process's internals (memory, goroutines, command line). Off by default")
 	fs.BoolVar(&c.verbose, "v", false, "log debug lines (never addresses, aliases or room ids)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: veil serve [flags]
@@ -154,6 +157,12 @@ Flags:
 	}
 	if err := checkNATS(fs, &c); err != nil {
 		return c, err
+	}
+	if c.pprof != "" {
+		host, _, err := net.SplitHostPort(c.pprof)
+		if ip, perr := netip.ParseAddr(host); err != nil || perr != nil || !ip.IsLoopback() {
+			return c, fmt.Errorf("--pprof %q: the profiler exposes the process's internals, so it listens on a loopback address only, such as 127.0.0.1:6060", c.pprof)
+		}
 	}
 	return c, nil
 }
@@ -240,6 +249,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if cfg.pprof != "" {
+		stop, err := servePprof(cfg.pprof, stdout)
+		if err != nil {
+			fmt.Fprintf(stderr, "veil serve: --pprof: %v\n", err)
+			return 1
+		}
+		defer stop()
+	}
 
 	var shared room.Shared // nil: a node on its own
 	if cfg.nats.URLs != "" {
@@ -387,6 +404,34 @@ func leaveCluster(node *cluster.Node, nc *nats.Conn, logger *slog.Logger) {
 		logger.Warn("nats drain did not finish")
 		nc.Close()
 	}
+}
+
+// servePprof serves net/http/pprof at addr, on its own listener and mux:
+// the public handler never gets these pages. (Importing net/http/pprof
+// also registers them on http.DefaultServeMux, which veil never serves.)
+// stop closes the listener, cuts off any profile in progress, and waits.
+func servePprof(addr string, stdout io.Writer) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(stdout, "veil: pprof on http://%s/debug/pprof/\n", ln.Addr())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Serve(ln)
+	}()
+	return func() {
+		srv.Close()
+		<-done
+	}, nil
 }
 
 func plural(n int, one, many string) string {
