@@ -14,6 +14,7 @@ Usage:
   veil chat [flags] LINK        join a room in the terminal
   veil send [flags] LINK TEXT   send one message (TEXT "-" reads standard input)
   veil listen [flags] LINK      print the room's events as JSON lines
+  veil bench [flags]            load a server with real protocol clients and report
   veil bench-baseline [flags]   run a minimal broadcast relay, a yardstick for benchmarks
   veil help [command]           show help
 
@@ -39,6 +40,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return send(ctx, args[1:], stdin, stdout, stderr)
 	case "listen":
 		return listen(ctx, args[1:], stdin, stdout, stderr)
+	case "bench":
+		return runBench(ctx, args[1:], stdout, stderr)
 	case "bench-baseline":
 		return benchBaseline(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help", "-help":

@@ -1,0 +1,569 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"veil/internal/e2ee"
+	"veil/internal/protocol"
+)
+
+// ErrUnreachable wraps the failure to reach a server before a run starts.
+var ErrUnreachable = errors.New("server unreachable")
+
+// run is the state of one scenario run.
+type run struct {
+	// set at construction
+	cfg   Config
+	base  time.Time // the origin of every timestamp (monotonic)
+	hc    *http.Client
+	procs procs
+
+	errs      tally
+	ending    atomic.Bool // set when the run tears down: closes are expected
+	measuring atomic.Bool // set when the measured window starts: latencies count
+	readers   sync.WaitGroup
+}
+
+// Run runs one scenario and returns its result. It fails only when the run
+// cannot happen at all (a bad config, an unreachable server, no client
+// admitted); everything a server refuses or drops is counted in the result.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: 16, ResponseHeaderTimeout: 30 * time.Second}
+	defer tr.CloseIdleConnections()
+	r := &run{cfg: cfg, base: time.Now(), hc: &http.Client{Transport: tr, Timeout: time.Minute}, procs: cfg.PIDs}
+	for _, s := range cfg.Servers {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := reach(rctx, r.hc, strings.TrimRight(s, "/"))
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrUnreachable, err)
+		}
+	}
+	for _, pid := range cfg.PIDs {
+		if err := CheckPID(pid); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Kind == JoinStorm {
+		return r.storm(ctx)
+	}
+	return r.rooms(ctx)
+}
+
+func (r *run) progress(format string, args ...any) {
+	if r.cfg.Progress != nil {
+		fmt.Fprintf(r.cfg.Progress, "bench %s: %s\n", r.cfg.Name, fmt.Sprintf(format, args...))
+	}
+}
+
+// newRooms makes the rooms' keys and creates them on their servers, a few
+// at a time. A room the server refuses is counted and left out.
+func (r *run) newRooms(ctx context.Context, sizes func(i int) int) ([]*benchRoom, error) {
+	rooms := make([]*benchRoom, r.cfg.Rooms)
+	for i := range rooms {
+		k, err := newKeys()
+		if err != nil {
+			return nil, err
+		}
+		rooms[i] = &benchRoom{idx: i, server: strings.TrimRight(r.cfg.Servers[i%len(r.cfg.Servers)], "/"), keys: k, size: sizes(i)}
+	}
+	r.progress("creating %d rooms", len(rooms))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(8, len(rooms)) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(rooms) && ctx.Err() == nil; i = int(next.Add(1) - 1) {
+				if err := createRoom(ctx, r.hc, rooms[i].server, rooms[i].keys); err != nil {
+					r.errs.add(classify(err), 1)
+					continue
+				}
+				rooms[i].created.Store(true)
+			}
+		})
+	}
+	wg.Wait()
+	return rooms, ctx.Err()
+}
+
+// rooms runs the scenarios whose members sit in rooms: traffic, idle and
+// scale.
+func (r *run) rooms(ctx context.Context) (*Result, error) {
+	cfg := r.cfg
+	res := r.newResult()
+	rss0, _ := r.procs.RSS()
+	rooms, err := r.newRooms(ctx, func(i int) int { return membersOf(cfg.Clients, cfg.Rooms, i) })
+	if err != nil {
+		return nil, err
+	}
+	members := make([]*member, cfg.Clients)
+	for i := range members {
+		rm := rooms[i%cfg.Rooms]
+		srv := strings.TrimRight(cfg.Servers[i%len(cfg.Servers)], "/")
+		addr, _ := ParseServer(srv)
+		members[i] = &member{idx: i, room: rm, server: srv, addr: addr, done: make(chan struct{}),
+			send: cfg.Kind == Traffic && i/cfg.Rooms < cfg.Senders}
+	}
+	defer r.teardown(rooms, members)
+
+	r.progress("connecting %s", cfg.describe())
+	took := r.connect(ctx, members)
+	res.ConnectSeconds = took.Seconds()
+	for _, rm := range rooms {
+		res.Connected += int(rm.joined.Load())
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if res.Connected == 0 {
+		r.fillErrors(res)
+		return res, ErrNoneJoined
+	}
+	r.settle(ctx, members)
+	rss1, _ := r.procs.RSS()
+
+	var c0, c1 float64
+	var cpuOK bool
+	var wall time.Duration
+	if cfg.Kind == Traffic {
+		c0, c1, cpuOK, wall = r.traffic(ctx, rooms, members, res)
+	} else {
+		r.progress("holding %d connections for %v", res.Connected, cfg.Duration)
+		c0, cpuOK = r.procs.CPU()
+		t := time.Now()
+		select {
+		case <-time.After(cfg.Duration):
+		case <-ctx.Done():
+		}
+		c1, _ = r.procs.CPU()
+		wall = time.Since(t)
+		res.Seconds = wall.Seconds()
+	}
+	for _, rm := range rooms {
+		res.Held += int(rm.alive.Load())
+	}
+	rss2, rssOK := r.procs.RSS()
+	if cpuOK {
+		r.setCPU(res, c1-c0, wall)
+	}
+	if rssOK {
+		r.setRSS(res, rss0, rss1, rss2)
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	r.teardown(rooms, members)
+	var h histogram
+	for _, m := range members {
+		if m.hist != nil {
+			h.Merge(m.hist)
+		}
+	}
+	res.setLatency(&h)
+	r.fillErrors(res)
+	return res, nil
+}
+
+// ErrNoneJoined is a run in which no client was admitted.
+var ErrNoneJoined = errors.New("no client could join (see the errors)")
+
+// connect joins every member, a few at a time and paced by ConnectRate,
+// announces it and starts its reader. It returns how long it took. In the
+// scale scenario it stops at the first sign that the machine is full.
+func (r *run) connect(ctx context.Context, members []*member) time.Duration {
+	idleID, err := e2ee.NewIdentity()
+	if err != nil {
+		r.errs.add("identity: "+err.Error(), 1)
+		return 0
+	}
+	start := time.Now()
+	var next, joined, fails atomic.Int64
+	var stop atomic.Bool
+	report := time.NewTicker(5 * time.Second)
+	defer report.Stop()
+	var wg sync.WaitGroup
+	for range min(64, len(members)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(members) || stop.Load() || ctx.Err() != nil {
+					return
+				}
+				if r.cfg.ConnectRate > 0 {
+					at := start.Add(time.Duration(float64(i) / r.cfg.ConnectRate * float64(time.Second)))
+					select {
+					case <-time.After(time.Until(at)):
+					case <-ctx.Done():
+						return
+					}
+				}
+				m := members[i]
+				if !m.room.created.Load() {
+					r.errs.add("not joined: its room was not created", 1)
+					continue
+				}
+				err := r.admit(ctx, m, idleID)
+				if err == nil {
+					fails.Store(0)
+					joined.Add(1)
+					continue
+				}
+				if ctx.Err() != nil {
+					return
+				}
+				r.errs.add("join: "+classify(err), 1)
+				full := errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || errors.Is(err, syscall.EADDRNOTAVAIL)
+				if r.cfg.Kind == Scale && (full || fails.Add(1) >= 200) {
+					stop.Store(true)
+				}
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	for {
+		select {
+		case <-done:
+			took := time.Since(start)
+			if stop.Load() {
+				r.progress("stopped connecting after %d: the server or this machine refuses more", joined.Load())
+			}
+			return took
+		case <-report.C:
+			r.progress("%d of %d connected", joined.Load(), len(members))
+		}
+	}
+}
+
+// admit joins m, starts its reader and sends its hello. Non-senders share
+// one identity (the server cannot tell; it saves a key pair per member).
+func (r *run) admit(ctx context.Context, m *member, idleID e2ee.Identity) error {
+	if err := r.join(ctx, m); err != nil {
+		return err
+	}
+	id := idleID
+	if m.send {
+		var err error
+		if id, err = e2ee.NewIdentity(); err != nil {
+			m.ws.Close()
+			return err
+		}
+	}
+	rm := m.room
+	rm.joined.Add(1)
+	rm.alive.Add(1)
+	rm.mu.Lock()
+	rm.members = append(rm.members, m)
+	rm.mu.Unlock()
+	if m.send {
+		m.id = id // read once connect has returned
+	}
+	r.readers.Add(1)
+	go func() {
+		defer r.readers.Done()
+		m.read(r)
+	}()
+	if err := r.hello(m, id); err != nil {
+		r.errs.add("hello: "+classify(err), 1)
+	}
+	return nil
+}
+
+// settle waits, for a bounded time, until every member has learnt of every
+// other member of its room (WELCOME and hellos), so that set-up traffic is
+// over before anything is measured.
+func (r *run) settle(ctx context.Context, members []*member) {
+	n := 0
+	for _, m := range members {
+		if m.ws != nil {
+			n++
+		}
+	}
+	deadline := time.Now().Add(10*time.Second + time.Duration(n)*time.Second/2000)
+	missing := int64(0)
+	for {
+		missing = 0
+		for _, m := range members {
+			select {
+			case <-m.done:
+				continue
+			default:
+			}
+			if m.ws != nil {
+				missing += max(int64(m.room.joined.Load()-1-m.known.Load()), 0)
+			}
+		}
+		if missing == 0 || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.errs.add("hellos not received by the end of set-up", missing)
+}
+
+// teardown purges every room (so the server forgets them before the next
+// scenario), then closes every socket, and waits for the readers. It is
+// idempotent.
+func (r *run) teardown(rooms []*benchRoom, members []*member) {
+	if r.ending.Swap(true) {
+		return
+	}
+	live := func(m *member) bool {
+		if m.ws == nil {
+			return false
+		}
+		select {
+		case <-m.done:
+			return false
+		default:
+			return true
+		}
+	}
+	for _, rm := range rooms {
+		// The last to join: a sender's socket may still be full of
+		// envelopes the server has not read.
+		rm.mu.Lock()
+		for _, m := range slices.Backward(rm.members) {
+			if live(m) && m.ws.WriteBinary(protocol.Encode(protocol.Purge{})) == nil {
+				break
+			}
+		}
+		rm.mu.Unlock()
+	}
+	all := make(chan struct{})
+	go func() { r.readers.Wait(); close(all) }()
+	wait := func(d time.Duration) {
+		select {
+		case <-all:
+		case <-time.After(d):
+		}
+	}
+	wait(3 * time.Second)
+	for _, m := range members {
+		if live(m) {
+			m.ws.SendClose(protocol.CloseNormal) // a server that ignores PURGE (the baseline)
+		}
+	}
+	wait(3*time.Second + time.Duration(len(members))*time.Second/5000)
+	for _, m := range members {
+		if m.ws != nil {
+			m.ws.Close()
+		}
+	}
+	<-all
+}
+
+// traffic runs the senders for Duration, then waits for the envelopes in
+// flight, and fills res. It returns the server's CPU seconds before and
+// after and the wall time between.
+func (r *run) traffic(ctx context.Context, rooms []*benchRoom, members []*member, res *Result) (c0, c1 float64, cpuOK bool, wall time.Duration) {
+	cfg := r.cfg
+	data := make([]byte, cfg.Size)
+	for i := range data {
+		data[i] = 'a' + byte(i%26)
+	}
+	var senders []*sender
+	receipts := map[*benchRoom]int{}
+	for _, rm := range rooms {
+		rm.mu.Lock()
+		byID := map[uint32]*sender{}
+		for _, m := range rm.members {
+			if m.send {
+				s := newSender(m, m.id, data, cfg.Rate, cfg.Window)
+				byID[m.session] = s
+				senders = append(senders, s)
+			}
+		}
+		receipts[rm] = len(rm.members) - 1
+		rm.mu.Unlock()
+		rm.senders.Store(&byID)
+	}
+	res.Senders = len(senders)
+	if len(senders) == 0 {
+		r.errs.add("no sender joined", 1)
+		return 0, 0, false, 0
+	}
+	per := int(cfg.Rate*cfg.Duration.Seconds()) + 1
+	if cfg.Window > 0 {
+		per = r.warmUp(ctx, senders, members)
+	}
+	r.sealAhead(senders, per)
+
+	r.measuring.Store(true)
+	c0, cpuOK = r.procs.CPU()
+	t0 := time.Now()
+	start := time.Since(r.base) + 20*time.Millisecond
+	end := start + cfg.Duration
+	r.progress("sending for %v", cfg.Duration)
+	r.send(ctx, senders, start, end, receipts)
+
+	var expected int64
+	for _, s := range senders {
+		res.Sent += s.sent
+		res.Offered += s.offered
+		res.SealedLive += s.live
+		expected += s.sent * int64(receipts[s.m.room])
+		r.errs.add("envelopes given up after 2 s in flight (closed loop)", s.lost)
+		if s.offered > s.sent {
+			r.errs.add("envelopes offered but not sent (the server pushed back, or the socket closed)", s.offered-s.sent)
+		}
+	}
+	res.Expected = expected
+	delivered := r.drain(ctx, members, expected)
+	c1, _ = r.procs.CPU()
+	wall = time.Since(t0)
+
+	last := time.Duration(0)
+	for _, m := range members {
+		last = max(last, time.Duration(m.last.Load()))
+	}
+	window := last - start
+	if window <= 0 {
+		window = cfg.Duration
+	}
+	res.Seconds = window.Seconds()
+	res.Delivered = delivered
+	res.DeliveriesPerSec = float64(delivered) / window.Seconds()
+	if expected > 0 {
+		res.DeliveredPct = 100 * float64(delivered) / float64(expected)
+	}
+	r.errs.add("deliveries missing (expected, never received)", max(expected-delivered, 0))
+	return c0, c1, cpuOK, wall
+}
+
+// send runs every sender from start to end and waits for them.
+func (r *run) send(ctx context.Context, senders []*sender, start, end time.Duration, receipts map[*benchRoom]int) {
+	var wg sync.WaitGroup
+	for k, s := range senders {
+		rm := s.m.room
+		if r.cfg.Rate > 0 {
+			// Spread the senders' first envelopes over one interval.
+			offset := time.Duration(float64(time.Second) / r.cfg.Rate * float64(k) / float64(len(senders)))
+			wg.Go(func() { s.openLoop(ctx, r, start+offset, end, receipts[rm]) })
+		} else {
+			wg.Go(func() {
+				time.Sleep(start - time.Since(r.base))
+				s.closedLoop(ctx, r, end, func() int { return int(rm.alive.Load()) - 1 })
+			})
+		}
+	}
+	wg.Wait()
+}
+
+// warmUpTime is how long closed-loop senders run, sealing as they go and
+// unmeasured, to learn how many envelopes to seal ahead.
+const warmUpTime = time.Second
+
+// warmUp runs the closed-loop senders for warmUpTime, waits for their
+// envelopes, forgets the deliveries, and returns how many envelopes each
+// sender should seal ahead: 1.5 times what the warm-up rate would send in
+// Duration. Sealing as it goes, the generator may be slower than the
+// server; past the envelopes sealed ahead it seals as it goes again, and the
+// report counts those.
+func (r *run) warmUp(ctx context.Context, senders []*sender, members []*member) int {
+	r.progress("warming up for %v", warmUpTime)
+	start := time.Since(r.base) + 20*time.Millisecond
+	r.send(ctx, senders, start, start+warmUpTime, nil)
+	var sent, expected int64
+	for _, s := range senders {
+		sent += s.sent
+		expected += s.sent * int64(s.m.room.joined.Load()-1)
+	}
+	r.drain(ctx, members, expected)
+	for _, m := range members {
+		m.delivered.Store(0)
+		m.last.Store(0)
+	}
+	for _, s := range senders {
+		s.giveUp() // anything still in flight is not waited for
+		r.errs.add("envelopes given up during the warm-up (closed loop)", s.lost)
+		s.sent, s.live, s.lost = 0, 0, 0
+	}
+	perSender := float64(sent) / warmUpTime.Seconds() / float64(len(senders))
+	return int(1.5*perSender*r.cfg.Duration.Seconds()) + 4*r.cfg.Window
+}
+
+// drain waits for the deliveries still in flight: until all expected have
+// arrived, none has for a second, or 5 s have passed. It returns the
+// deliveries so far.
+func (r *run) drain(ctx context.Context, members []*member, expected int64) int64 {
+	deadline := time.Now().Add(5 * time.Second)
+	var prev int64 = -1
+	lastMove := time.Now()
+	for {
+		var sum int64
+		for _, m := range members {
+			sum += m.delivered.Load()
+		}
+		now := time.Now()
+		if sum != prev {
+			prev, lastMove = sum, now
+		}
+		if sum >= expected || now.Sub(lastMove) > time.Second || now.After(deadline) || ctx.Err() != nil {
+			return sum
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// presealBudget bounds the memory of envelopes sealed ahead.
+const presealBudget = 256 << 20
+
+// sealAhead seals per envelopes of each sender before the clock starts, so
+// that the generator spends its time reading, not signing (Ed25519 costs
+// tens of microseconds an envelope).
+func (r *run) sealAhead(senders []*sender, per int) {
+	frameLen := protocol.HeaderLen + protocol.NonceLen + paddedLen(r.cfg.Size) + protocol.TagLen + protocol.SigLen + 16
+	per = min(per, presealBudget/frameLen/len(senders))
+	r.progress("sealing %d envelopes ahead", per*len(senders))
+	type job struct {
+		s *sender
+		i int
+	}
+	jobs := make(chan job, 1024)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for j := range jobs {
+				f, err := j.s.seal(j.s.seq + uint64(j.i))
+				if err != nil {
+					r.errs.add("seal: "+err.Error(), 1)
+					continue
+				}
+				j.s.frames[j.i] = f
+			}
+		})
+	}
+	for _, s := range senders {
+		s.frames, s.first = make([][]byte, per), s.seq
+	}
+	for i := range per {
+		for _, s := range senders {
+			jobs <- job{s, i}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+}
+
+// paddedLen is the padded plaintext size of a message of n bytes.
+func paddedLen(n int) int {
+	for _, b := range []int{256, 1024, 4096, 16384, 65536} {
+		if n+4 <= b {
+			return b
+		}
+	}
+	return 65536
+}
