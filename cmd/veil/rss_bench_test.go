@@ -148,3 +148,64 @@ func procKB(pid int, field string) int64 {
 	}
 	return 0
 }
+
+// BenchmarkIdleRSS joins 2,000 members, 20 in each of 100 rooms, to a real
+// `veil serve` process, each after its hello sending nothing more, and
+// reports the server's resident memory per connection: (RSS with them
+// connected - RSS before) / members. It is issue 8's "idle" figure.
+//
+// Target: at most 14 KiB per connection (0.6 x a minimal broadcast relay
+// on the same WebSocket library, about 23 KB).
+func BenchmarkIdleRSS(b *testing.B) {
+	const rooms, perRoom = 100, 20
+	for b.Loop() {
+		bin := filepath.Join(b.TempDir(), "veil")
+		if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+			b.Fatalf("build: %v\n%s", err, out)
+		}
+		cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--conns-per-addr", "100000", "--max-conns", "100000",
+			"--join-rate", "100000", "--create-rate", "100000")
+		stdout, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		sc := bufio.NewScanner(stdout)
+		var url string
+		for sc.Scan() {
+			if m := serving.FindStringSubmatch(sc.Text()); m != nil {
+				url = m[1]
+				break
+			}
+		}
+		go func() {
+			for sc.Scan() {
+			}
+		}()
+		srv := vtest.Attach(url)
+		var rms []*vtest.Room
+		for range rooms {
+			rms = append(rms, srv.CreateRoom(b, vtest.CreateOptions{}))
+		}
+		time.Sleep(500 * time.Millisecond) // let the heap settle before the first reading
+		before := procKB(cmd.Process.Pid, "VmRSS")
+		var cs []*vtest.Client
+		for _, rm := range rms {
+			for i := range perRoom {
+				c, err := srv.Join(b, rm, fmt.Sprint("m", i), vtest.DialOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				cs = append(cs, c)
+			}
+		}
+		time.Sleep(2 * time.Second) // the hellos' fan-out to finish, and the heap to settle
+		after := procKB(cmd.Process.Pid, "VmRSS")
+		b.ReportMetric(float64(after-before)/float64(len(cs)), "KiB/conn")
+		b.ReportMetric(float64(after)/1024, "RSS-MiB")
+		for _, c := range cs {
+			c.WS.CloseNow()
+		}
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	}
+}

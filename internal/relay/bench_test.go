@@ -23,7 +23,7 @@ import (
 // minimal broadcast server, on a pinned core).
 func BenchmarkFanout100(b *testing.B) {
 	const members = 100
-	s := vtest.NewServer(b, vtest.Options{Limits: room.Limits{MaxMembers: members}, Relay: vtest.Unthrottled})
+	s := vtest.NewServer(b, vtest.Options{Limits: room.Limits{MaxMembers: members, JoinRate: 1e6, JoinBurst: members}, Relay: vtest.Unthrottled})
 	rm := s.CreateRoom(b, vtest.CreateOptions{})
 	clients := make([]*vtest.Client, members)
 	for i := range clients {

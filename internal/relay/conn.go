@@ -15,24 +15,39 @@ import (
 	"veil/internal/room"
 )
 
-// conn is one socket. The serve goroutine reads; writeLoop owns all writes.
+// conn is one socket. The serve goroutine reads. Writes go through a
+// queue that a writer goroutine drains; the writer exists only while there
+// is something to write, so an idle socket holds no goroutine for it and no
+// queue memory.
 type conn struct {
 	// set at construction
 	s     *Server
 	ws    *websocket.Conn
-	out   chan []byte
 	done  chan struct{} // closed by Close
 	proof string        // the proof of work the socket URL carried, if any
+	ctx   context.Context
 
 	closeOnce sync.Once
 	why       *protocol.Reject // written once before done is closed
+
+	qmu      sync.Mutex // guards the fields below
+	queue    [][]byte   // frames waiting for the writer, in order
+	spare    [][]byte   // a drained queue's array, for reuse
+	writing  bool       // a writer goroutine is running
+	closing  bool       // Close was called: the close frame follows the queue
+	broken   bool       // a write failed: nothing more is written
+	finished chan struct{}
+	finOnce  sync.Once
 
 	memberMu sync.Mutex // guards rm and m, set once admitted
 	rm       *room.Room
 	m        *room.Member
 
-	chunkBytes atomic.Int64 // bytes of file chunks queued in out
+	chunkBytes atomic.Int64 // bytes of file chunks queued
 	lastFrame  atomic.Int64 // unix nanoseconds of the last frame read
+
+	lastPing time.Time   // owned by the server's keepAlive
+	pinging  atomic.Bool // a ping awaits its pong
 
 	skipMu  sync.Mutex // guards skipped
 	skipped map[uint32]bool
@@ -161,51 +176,44 @@ func (c *conn) member() (*room.Room, *room.Member) {
 	return c.rm, c.m
 }
 
-// lost handles a write that failed because the network went away: the
-// session is detached (it may resume) and the frames not yet written, the
-// failed one first, are held for it in order.
-func (c *conn) lost(failed []byte) {
-	unsent := func() [][]byte {
-		frames := [][]byte{failed}
-		for {
-			select {
-			case b := <-c.out:
-				frames = append(frames, b)
-				continue
-			default:
-			}
-			return frames
-		}
-	}
-	if rm, m := c.member(); rm != nil {
-		rm.Drop(m, c, unsent)
-	}
-	c.ws.CloseNow()
-}
-
 // Send queues frame without blocking. It reports false when the queue is
 // full or the socket is closing.
 func (c *conn) Send(frame []byte) bool {
-	select {
-	case <-c.done:
-		return false
-	default:
-	}
-	select {
-	case c.out <- frame:
-		return true
-	default:
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.closing || c.broken || len(c.queue) >= c.s.opt.QueueLen {
 		return false
 	}
+	if c.queue == nil {
+		c.queue, c.spare = c.spare, nil
+	}
+	c.queue = append(c.queue, frame)
+	c.startWriterLocked()
+	return true
 }
 
 // Close ends the socket with r once the frames already queued are written.
 func (c *conn) Close(r *protocol.Reject) {
 	c.closeOnce.Do(func() {
+		c.qmu.Lock()
 		c.why = r
+		c.closing = true
 		close(c.done)
+		c.startWriterLocked()
+		c.qmu.Unlock()
 	})
 }
+
+func (c *conn) startWriterLocked() {
+	if !c.writing && !c.broken {
+		c.writing = true
+		go c.flush()
+	}
+}
+
+// finish marks the writer's work over: the close frame is sent, or the
+// socket failed.
+func (c *conn) finish() { c.finOnce.Do(func() { close(c.finished) }) }
 
 // closeReason trims a reason to the 123 bytes a close frame may carry.
 func closeReason(s string) string {
@@ -216,51 +224,77 @@ func closeReason(s string) string {
 	return s
 }
 
-// writeLoop writes queued frames until Close, then drains what is queued,
-// sends the close frame and returns.
-func (c *conn) writeLoop(ctx context.Context) {
-	// A write that outlasts WriteTimeout means the peer is there but does
-	// not read. The session is marked too slow before the socket is shut,
-	// so the read loop, which sees the socket fail first, knows why.
-	write := func(b []byte) error {
-		t := time.AfterFunc(c.s.opt.WriteTimeout, func() {
-			c.Close(protocol.ErrTooSlow)
-			c.ws.CloseNow()
-		})
-		defer t.Stop()
-		return c.ws.Write(ctx, websocket.MessageBinary, b)
-	}
+// flush writes the queued frames in order until the queue is empty, and
+// then, if the socket is closing, the close frame.
+func (c *conn) flush() {
 	for {
-		select {
-		case b := <-c.out:
+		c.qmu.Lock()
+		batch := c.queue
+		c.queue = nil
+		if len(batch) == 0 {
+			closing := c.closing
+			c.writing = closing // a closing socket's writer never comes back
+			c.qmu.Unlock()
+			if closing {
+				c.ws.Close(websocket.StatusCode(c.why.Code), closeReason(c.why.Reason))
+				c.finish()
+			}
+			return
+		}
+		c.qmu.Unlock()
+		for i, b := range batch {
 			if isChunk(b) {
 				c.chunkBytes.Add(-int64(len(b)))
 			}
-			if err := write(b); err != nil {
-				select {
-				case <-c.done: // too slow, or closing anyway
-				default:
-					c.lost(b)
-				}
+			if err := c.write(b); err != nil {
+				c.failed(batch[i:])
 				return
 			}
-		case <-c.done:
-			for {
-				select {
-				case b := <-c.out:
-					if write(b) != nil {
-						c.ws.CloseNow()
-						return
-					}
-					continue
-				default:
-				}
-				break
-			}
-			c.ws.Close(websocket.StatusCode(c.why.Code), closeReason(c.why.Reason))
-			return
+		}
+		clear(batch)
+		c.qmu.Lock()
+		if cap(batch) <= 64 {
+			c.spare = batch[:0]
+		}
+		c.qmu.Unlock()
+	}
+}
+
+// write writes one frame within WriteTimeout. A write that outlasts it
+// means the peer is there but does not read: the session is marked too
+// slow before the socket is shut, so the read loop, which sees the socket
+// fail first, knows why.
+func (c *conn) write(b []byte) error {
+	t := time.AfterFunc(c.s.opt.WriteTimeout, func() {
+		c.Close(protocol.ErrTooSlow)
+		c.ws.CloseNow()
+	})
+	defer t.Stop()
+	return c.ws.Write(c.ctx, websocket.MessageBinary, b)
+}
+
+// failed handles a write that failed. If the network went away (the socket
+// was not closing) the session is detached, so that it may resume, and the
+// frames not yet written, the failed one first, are held for it in order.
+func (c *conn) failed(unwritten [][]byte) {
+	c.qmu.Lock()
+	c.broken = true
+	closing := c.closing
+	c.qmu.Unlock()
+	if !closing {
+		unsent := func() [][]byte {
+			c.qmu.Lock()
+			defer c.qmu.Unlock()
+			frames := append(unwritten, c.queue...)
+			c.queue = nil
+			return frames
+		}
+		if rm, m := c.member(); rm != nil {
+			rm.Drop(m, c, unsent)
 		}
 	}
+	c.ws.CloseNow()
+	c.finish()
 }
 
 // serve runs the socket: admission, then the read loop. It returns when the
@@ -268,13 +302,9 @@ func (c *conn) writeLoop(ctx context.Context) {
 func (c *conn) serve(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		c.writeLoop(ctx)
-	}()
+	c.ctx = ctx
 	defer func() {
-		<-writerDone
+		<-c.finished
 		c.ws.CloseNow()
 	}()
 
@@ -285,7 +315,6 @@ func (c *conn) serve(ctx context.Context) {
 	}
 	c.setMember(rm, m)
 	c.lastFrame.Store(time.Now().UnixNano())
-	go c.keepAlive(ctx, rm, m)
 	for {
 		typ, b, err := c.ws.Read(ctx)
 		if err != nil {
@@ -312,45 +341,40 @@ func (c *conn) serve(ctx context.Context) {
 	c.drainReads(ctx)
 }
 
-// keepAlive pings the peer so that a socket whose network vanished without
-// a close is noticed (and its session detached) within PingInterval plus
-// WriteTimeout. It ends with ctx.
-//
-// It also ends the session of a client that has sent no frame for the
-// Idle limit (a tab left open with nobody there).
-func (c *conn) keepAlive(ctx context.Context, rm *room.Room, m *room.Member) {
-	idle := c.s.opt.Idle
-	every := c.s.opt.PingInterval
-	if idle > 0 {
-		every = min(every, idle/4)
+// tick is the keep-alive's visit to this socket (Server.keepAlive): the
+// idle limit, then a ping if the last is PingInterval old. The ping runs on
+// a goroutine of its own, which lasts only until the pong.
+func (c *conn) tick(now time.Time) {
+	rm, m := c.member()
+	if rm == nil {
+		return // not admitted yet: HelloTimeout bounds that
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	lastPing := time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-c.done:
-			return
-		case now := <-t.C:
-			if idle > 0 && now.Sub(time.Unix(0, c.lastFrame.Load())) >= idle {
-				rm.Leave(m, protocol.LeftIdle)
-				return
-			}
-			if now.Sub(lastPing) < c.s.opt.PingInterval {
-				continue
-			}
-			lastPing = now
-			pctx, cancel := context.WithTimeout(ctx, c.s.opt.WriteTimeout)
-			err := c.ws.Ping(pctx)
-			cancel()
-			if err != nil {
-				c.ws.CloseNow()
-				return
-			}
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	if idle := c.s.opt.Idle; idle > 0 && now.Sub(time.Unix(0, c.lastFrame.Load())) >= idle {
+		go rm.Leave(m, protocol.LeftIdle) // in a cluster, leaving writes to NATS
+		return
+	}
+	if c.lastPing.IsZero() {
+		c.lastPing = now
+		return
+	}
+	if now.Sub(c.lastPing) < c.s.opt.PingInterval || !c.pinging.CompareAndSwap(false, true) {
+		return
+	}
+	c.lastPing = now
+	go func() {
+		defer c.pinging.Store(false)
+		pctx, cancel := context.WithTimeout(c.ctx, c.s.opt.WriteTimeout)
+		err := c.ws.Ping(pctx)
+		cancel()
+		if err != nil {
+			c.ws.CloseNow()
 		}
-	}
+	}()
 }
 
 // drainReads reads until the close handshake ends so the close frame is seen.

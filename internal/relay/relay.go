@@ -76,6 +76,9 @@ type Server struct {
 	conns    map[*conn]struct{}
 	shutdown bool
 	wg       sync.WaitGroup // one per live socket
+
+	keepOnce sync.Once     // starts keepAlive with the first socket
+	stop     chan struct{} // closed by Shutdown: keepAlive ends
 }
 
 // NewServer returns a relay over rooms. log receives no addresses, aliases
@@ -114,7 +117,7 @@ func NewServer(rooms *room.Registry, log *slog.Logger, opt Options) *Server {
 	if opt.ConnsPerAddr <= 0 {
 		opt.ConnsPerAddr = DefaultOptions.ConnsPerAddr
 	}
-	return &Server{rooms: rooms, log: log, opt: opt, conns: make(map[*conn]struct{}),
+	return &Server{rooms: rooms, log: log, opt: opt, conns: make(map[*conn]struct{}), stop: make(chan struct{}),
 		keyer: limit.NewKeyer(opt.TrustedProxies), perAddr: limit.NewCounter(opt.ConnsPerAddr, opt.MaxConns)}
 }
 
@@ -139,7 +142,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // Accept has written the HTTP error (403 for a foreign Origin)
 	}
 	ws.SetReadLimit(protocol.MaxFrame)
-	c := &conn{s: s, ws: ws, out: make(chan []byte, s.opt.QueueLen), done: make(chan struct{}), proof: r.URL.Query().Get("pow")}
+	c := &conn{s: s, ws: ws, done: make(chan struct{}), finished: make(chan struct{}), proof: r.URL.Query().Get("pow")}
 	s.mu.Lock()
 	if s.shutdown {
 		s.mu.Unlock()
@@ -150,6 +153,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()
+	s.keepOnce.Do(func() { go s.keepAlive() })
 	defer func() {
 		s.mu.Lock()
 		delete(s.conns, c)
@@ -174,6 +178,9 @@ func (s *Server) goingAway() *protocol.Reject {
 // waits for the sockets' goroutines until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
+	if !s.shutdown {
+		close(s.stop)
+	}
 	s.shutdown = true
 	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
@@ -200,4 +207,37 @@ func (s *Server) Conns() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.conns)
+}
+
+// keepAlive is one goroutine for every socket, rather than one each: on
+// every tick it pings each socket whose last ping is PingInterval old, so
+// that a socket whose network vanished without a close is noticed (and its
+// session detached) within PingInterval plus WriteTimeout; and it ends the
+// session of a client that has sent no frame for the Idle limit (a tab
+// left open with nobody there). It ends with Shutdown.
+func (s *Server) keepAlive() {
+	every := s.opt.PingInterval
+	if s.opt.Idle > 0 {
+		every = min(every, s.opt.Idle/4)
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var conns []*conn
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			s.mu.Lock()
+			conns = conns[:0]
+			for c := range s.conns {
+				conns = append(conns, c)
+			}
+			s.mu.Unlock()
+			for _, c := range conns {
+				c.tick(now)
+			}
+			clear(conns)
+		}
+	}
 }
