@@ -30,7 +30,7 @@ func TestBenchJSON(t *testing.T) {
 	}
 	for _, k := range []string{"scenario", "modified", "kind", "servers", "clients", "rooms", "senders", "rate", "window", "size", "open",
 		"connected", "held", "connect_s", "seconds", "offered", "sent", "sealed_live", "expected", "delivered", "deliveries_per_s",
-		"delivered_pct", "joins", "joins_per_s", "latency_ms", "server_cpu_s", "server_cpu_pct", "server_rss_mib", "rss_per_conn_kib",
+		"delivered_pct", "joins", "joins_per_s", "latency_ms", "server_cpu_s", "server_cpu_pct", "bench_cpu_pct", "machine_cpu_pct", "server_rss_mib", "rss_per_conn_kib",
 		"errors", "error_kinds"} {
 		if _, ok := res[k]; !ok {
 			t.Errorf("JSON has no %q: %s", k, out)

@@ -2,10 +2,12 @@ package bench
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // clockTicks is the unit of utime and stime in /proc/PID/stat: sysconf
@@ -86,6 +88,53 @@ func (p procs) RSS() (int64, bool) {
 		sum += v
 	}
 	return sum, len(p) > 0
+}
+
+// machineBusy returns the CPU seconds all processors of the machine have
+// spent busy so far (first line of /proc/stat: all but idle and iowait).
+func machineBusy() (float64, error) {
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(raw), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0, errors.New("/proc/stat: no cpu line")
+	}
+	var busy uint64
+	for i, v := range f[1:8] { // user nice system idle iowait irq softirq
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/stat: %q", v)
+		}
+		if i != 3 && i != 4 {
+			busy += n
+		}
+	}
+	if len(f) > 8 { // steal: time taken by other guests is not ours either
+		if n, err := strconv.ParseUint(f[8], 10, 64); err == nil {
+			busy += n
+		}
+	}
+	return float64(busy) / clockTicks, nil
+}
+
+// meter is a reading of the CPU clocks that a run reports on.
+type meter struct {
+	at       time.Time
+	server   float64 // CPU seconds of the server processes
+	serverOK bool
+	self     float64 // of the generator
+	machine  float64 // busy seconds of every processor
+}
+
+func (p procs) meter() meter {
+	m := meter{at: time.Now()}
+	m.server, m.serverOK = p.CPU()
+	m.self, _ = procCPU(os.Getpid())
+	m.machine, _ = machineBusy()
+	return m
 }
 
 // CheckPID reports whether pid names a process whose CPU and memory can be

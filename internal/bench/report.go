@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 )
 
 // Result is what one scenario run measured. Figures a run could not take
@@ -47,10 +46,16 @@ type Result struct {
 	// for join-storm from dialling to WELCOME.
 	Latency Latency `json:"latency_ms"`
 
-	CPUSeconds    *float64 `json:"server_cpu_s"`
-	CPUPercent    *float64 `json:"server_cpu_pct"` // of one core
-	RSSMiB        *float64 `json:"server_rss_mib"` // at the end
-	RSSPerConnKiB *float64 `json:"rss_per_conn_kib"`
+	CPUSeconds *float64 `json:"server_cpu_s"`
+	CPUPercent *float64 `json:"server_cpu_pct"` // of one core
+	// The generator's own CPU, and that of the whole machine (every
+	// process, all cores: 200 is two cores busy), over the same window:
+	// a generator near 100 may be what was measured, and a machine busier
+	// than server and generator together was doing other work.
+	BenchCPUPercent   float64  `json:"bench_cpu_pct"`
+	MachineCPUPercent float64  `json:"machine_cpu_pct"`
+	RSSMiB            *float64 `json:"server_rss_mib"` // at the end
+	RSSPerConnKiB     *float64 `json:"rss_per_conn_kib"`
 
 	Errors     int64            `json:"errors"`
 	ErrorKinds map[string]int64 `json:"error_kinds"`
@@ -71,13 +76,18 @@ func (r *run) newResult() *Result {
 		ErrorKinds: map[string]int64{}}
 }
 
-func (r *run) setCPU(res *Result, seconds float64, wall time.Duration) {
-	res.CPUSeconds = &seconds
-	pct := 0.0
-	if wall > 0 {
-		pct = 100 * seconds / wall.Seconds()
+// setCPU fills the CPU figures of the window from a to b.
+func (r *run) setCPU(res *Result, a, b meter) {
+	wall := b.at.Sub(a.at).Seconds()
+	if wall <= 0 {
+		return
 	}
-	res.CPUPercent = &pct
+	if a.serverOK && b.serverOK {
+		s, pct := b.server-a.server, 100*(b.server-a.server)/wall
+		res.CPUSeconds, res.CPUPercent = &s, &pct
+	}
+	res.BenchCPUPercent = 100 * (b.self - a.self) / wall
+	res.MachineCPUPercent = 100 * (b.machine - a.machine) / wall
 }
 
 // setRSS fills the memory figures from the RSS before the run, after
@@ -159,6 +169,7 @@ func (res *Result) notes() string {
 		}
 		fmt.Fprintf(&b, "; %s connected in %.1f s (%s/s), %s held at the end", group(int64(res.Connected)), res.ConnectSeconds, group(int64(rate+0.5)), group(int64(res.Held)))
 	}
+	fmt.Fprintf(&b, "; generator CPU %.0f%%, whole machine %.0f%% (all cores)", res.BenchCPUPercent, res.MachineCPUPercent)
 	if len(res.Modified) > 0 {
 		fmt.Fprintf(&b, "\n  * changed from the named scenario: %s", strings.Join(res.Modified, " "))
 	}

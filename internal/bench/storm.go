@@ -33,7 +33,7 @@ func (r *run) storm(ctx context.Context) (*Result, error) {
 		return res, ErrNoneJoined
 	}
 	r.progress("%d joiners over %d rooms for %v", cfg.Clients, len(ready), cfg.Duration)
-	c0, cpuOK := r.procs.CPU()
+	m0 := r.procs.meter()
 	start := time.Now()
 	end := start.Add(cfg.Duration)
 	hists := make([]histogram, cfg.Clients)
@@ -67,10 +67,7 @@ func (r *run) storm(ctx context.Context) (*Result, error) {
 	}
 	wg.Wait()
 	wall := time.Since(start)
-	c1, _ := r.procs.CPU()
-	if cpuOK {
-		r.setCPU(res, c1-c0, wall)
-	}
+	r.setCPU(res, m0, r.procs.meter())
 	if rss, ok := r.procs.RSS(); ok {
 		r.setRSS(res, rss0, rss0, rss)
 		res.RSSPerConnKiB = nil // nothing stays connected
