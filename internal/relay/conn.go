@@ -39,6 +39,8 @@ type conn struct {
 	finished chan struct{}
 	finOnce  sync.Once
 
+	stuck *time.Timer // the write timeout, reused; owned by the writer
+
 	memberMu sync.Mutex // guards rm and m, set once admitted
 	rm       *room.Room
 	m        *room.Member
@@ -265,12 +267,17 @@ func (c *conn) flush() {
 // slow before the socket is shut, so the read loop, which sees the socket
 // fail first, knows why.
 func (c *conn) write(b []byte) error {
-	t := time.AfterFunc(c.s.opt.WriteTimeout, func() {
-		c.Close(protocol.ErrTooSlow)
-		c.ws.CloseNow()
-	})
-	defer t.Stop()
-	return c.ws.Write(c.ctx, websocket.MessageBinary, b)
+	if c.stuck == nil {
+		c.stuck = time.AfterFunc(c.s.opt.WriteTimeout, func() {
+			c.Close(protocol.ErrTooSlow)
+			c.ws.CloseNow()
+		})
+	} else {
+		c.stuck.Reset(c.s.opt.WriteTimeout)
+	}
+	err := c.ws.Write(c.ctx, websocket.MessageBinary, b)
+	c.stuck.Stop()
+	return err
 }
 
 // failed handles a write that failed. If the network went away (the socket
