@@ -28,13 +28,13 @@ func envelope(kind byte, session uint32, text string) []byte {
 }
 
 type client struct {
-	t       *testing.T
+	t       testing.TB
 	ws      *websocket.Conn
 	welcome protocol.Welcome
 }
 
 // join opens a socket to srv and joins rid.
-func join(t *testing.T, srv *httptest.Server, rid protocol.RID) *client {
+func join(t testing.TB, srv *httptest.Server, rid protocol.RID) *client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
