@@ -82,7 +82,7 @@ func (r *run) traffic(ctx context.Context, rooms []*benchRoom, members []*member
 	if expected > 0 {
 		res.DeliveredPct = 100 * float64(delivered) / float64(expected)
 	}
-	r.errs.add("deliveries missing (expected, never received)", max(expected-delivered, 0))
+	r.errs.add("deliveries missing (not received by the end of the wait)", max(expected-delivered, 0))
 	return m0, m1
 }
 
