@@ -23,6 +23,7 @@ type conn struct {
 	// set at construction
 	s     *Server
 	ws    *websocket.Conn
+	cork  *corkConn     // ws's connection
 	done  chan struct{} // closed by Close
 	proof string        // the proof of work the socket URL carried, if any
 	ctx   context.Context
@@ -236,6 +237,9 @@ func (c *conn) flush() {
 		if len(batch) == 0 {
 			closing := c.closing
 			c.writing = closing // a closing socket's writer never comes back
+			if cap(c.spare) > 16 {
+				c.spare = nil // an idle socket keeps no large array
+			}
 			c.qmu.Unlock()
 			if closing {
 				c.ws.Close(websocket.StatusCode(c.why.Code), closeReason(c.why.Reason))
@@ -244,20 +248,31 @@ func (c *conn) flush() {
 			return
 		}
 		c.qmu.Unlock()
+		// The frames go out corkAt bytes at a time, in one write each;
+		// a segment that fails is held whole for a resume.
+		start, size := 0, 0
+		c.cork.cork()
 		for i, b := range batch {
 			if isChunk(b) {
 				c.chunkBytes.Add(-int64(len(b)))
 			}
-			if err := c.write(b); err != nil {
-				c.failed(batch[i:])
+			err := c.write(b)
+			if size += len(b); err == nil && (size >= corkAt || i == len(batch)-1) {
+				err = c.timed(c.cork.uncork)
+				if i < len(batch)-1 {
+					start, size = i+1, 0
+					c.cork.cork()
+				}
+			}
+			if err != nil {
+				c.cork.discard()
+				c.failed(batch[start:])
 				return
 			}
 		}
 		clear(batch)
 		c.qmu.Lock()
-		if cap(batch) <= 64 {
-			c.spare = batch[:0]
-		}
+		c.spare = batch[:0] // the next batch's array, while traffic lasts
 		c.qmu.Unlock()
 	}
 }
@@ -267,6 +282,14 @@ func (c *conn) flush() {
 // slow before the socket is shut, so the read loop, which sees the socket
 // fail first, knows why.
 func (c *conn) write(b []byte) error {
+	// A context that never ends: timed bounds the write, and the library
+	// sets up no cancellation of its own for every frame.
+	return c.timed(func() error { return c.ws.Write(context.Background(), websocket.MessageBinary, b) })
+}
+
+// timed runs a write within WriteTimeout, or marks the session too slow
+// and shuts the socket.
+func (c *conn) timed(write func() error) error {
 	if c.stuck == nil {
 		c.stuck = time.AfterFunc(c.s.opt.WriteTimeout, func() {
 			c.Close(protocol.ErrTooSlow)
@@ -275,7 +298,7 @@ func (c *conn) write(b []byte) error {
 	} else {
 		c.stuck.Reset(c.s.opt.WriteTimeout)
 	}
-	err := c.ws.Write(c.ctx, websocket.MessageBinary, b)
+	err := write()
 	c.stuck.Stop()
 	return err
 }

@@ -137,12 +137,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.perAddr.Release(key)
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+	cw := &corkWriter{ResponseWriter: w}
+	ws, err := websocket.Accept(cw, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		return // Accept has written the HTTP error (403 for a foreign Origin)
 	}
 	ws.SetReadLimit(protocol.MaxFrame)
-	c := &conn{s: s, ws: ws, done: make(chan struct{}), finished: make(chan struct{}), proof: r.URL.Query().Get("pow")}
+	c := &conn{s: s, ws: ws, cork: cw.conn, done: make(chan struct{}), finished: make(chan struct{}), proof: r.URL.Query().Get("pow")}
 	s.mu.Lock()
 	if s.shutdown {
 		s.mu.Unlock()

@@ -1,0 +1,102 @@
+package relay
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+)
+
+// corkAt is how many bytes of frames the writer gathers before it sends
+// them; corkMax is the most a corked socket holds before it writes through.
+const (
+	corkAt  = 64 << 10
+	corkMax = 1 << 20
+)
+
+// corkConn is a hijacked connection that can hold back writes while the
+// writer queues a batch of frames, then send them in one write: the
+// WebSocket library flushes every frame with a write of its own, a system
+// call each, and a room's fan-out writes many small frames to one socket at
+// a time.
+type corkConn struct {
+	net.Conn
+	mu     sync.Mutex // guards corked and buf, and orders the writes
+	corked bool
+	buf    []byte
+}
+
+// Write holds p while corked (up to corkMax), else sends what is held and
+// then p. The library's frame lock keeps its own writes in order; the lock
+// here orders them with uncork, which may run on the writer's goroutine at
+// the same time as a ping.
+func (c *corkConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.corked && len(c.buf)+len(p) <= corkMax {
+		c.buf = append(c.buf, p...)
+		return len(p), nil
+	}
+	if err := c.sendLocked(); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *corkConn) cork() {
+	c.mu.Lock()
+	c.corked = true
+	c.mu.Unlock()
+}
+
+// uncork sends what was held.
+func (c *corkConn) uncork() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.corked = false
+	return c.sendLocked()
+}
+
+// discard forgets what was held: the socket failed, and the frames are
+// held for a resume instead.
+func (c *corkConn) discard() {
+	c.mu.Lock()
+	c.corked, c.buf = false, nil
+	c.mu.Unlock()
+}
+
+func (c *corkConn) sendLocked() error {
+	if len(c.buf) == 0 {
+		return nil
+	}
+	_, err := c.Conn.Write(c.buf)
+	if cap(c.buf) > corkAt*2 {
+		c.buf = nil // keep no big array past a burst of large frames
+	} else {
+		c.buf = c.buf[:0]
+	}
+	return err
+}
+
+// corkWriter is the ResponseWriter handed to the WebSocket library: its
+// Hijack returns the connection wrapped in a corkConn, with the buffered
+// writer pointed at it.
+type corkWriter struct {
+	http.ResponseWriter
+	conn *corkConn
+}
+
+func (w *corkWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("relay: the connection cannot be hijacked")
+	}
+	nc, brw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	w.conn = &corkConn{Conn: nc}
+	brw.Writer.Reset(w.conn) // empty: the 101 answer was flushed before the hijack
+	return w.conn, brw, nil
+}
