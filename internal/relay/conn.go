@@ -241,6 +241,9 @@ func (c *conn) flush() {
 				c.spare = nil // an idle socket keeps no large array
 			}
 			c.qmu.Unlock()
+			if !closing {
+				c.cork.release()
+			}
 			if closing {
 				c.ws.Close(websocket.StatusCode(c.why.Code), closeReason(c.why.Reason))
 				c.finish()

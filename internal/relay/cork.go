@@ -58,6 +58,15 @@ func (c *corkConn) uncork() error {
 	return c.sendLocked()
 }
 
+// release lets the held array go while the socket is idle.
+func (c *corkConn) release() {
+	c.mu.Lock()
+	if len(c.buf) == 0 {
+		c.buf = nil
+	}
+	c.mu.Unlock()
+}
+
 // discard forgets what was held: the socket failed, and the frames are
 // held for a resume instead.
 func (c *corkConn) discard() {
