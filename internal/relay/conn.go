@@ -243,11 +243,10 @@ func (c *conn) flush() {
 			c.qmu.Unlock()
 			if !closing {
 				c.cork.release()
+				return
 			}
-			if closing {
-				c.ws.Close(websocket.StatusCode(c.why.Code), closeReason(c.why.Reason))
-				c.finish()
-			}
+			c.ws.Close(websocket.StatusCode(c.why.Code), closeReason(c.why.Reason))
+			c.finish()
 			return
 		}
 		c.qmu.Unlock()
@@ -262,7 +261,7 @@ func (c *conn) flush() {
 			err := c.write(b)
 			if size += len(b); err == nil && (size >= corkAt || i == len(batch)-1) {
 				err = c.timed(c.cork.uncork)
-				if i < len(batch)-1 {
+				if err == nil && i < len(batch)-1 {
 					start, size = i+1, 0
 					c.cork.cork()
 				}
