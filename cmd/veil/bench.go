@@ -267,6 +267,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			}
 		}
 		if err != nil {
+			if ctx.Err() != nil {
+				fmt.Fprintf(stderr, "veil bench: %s: interrupted\n", c.Name)
+				code = exitFailure
+				break
+			}
 			fmt.Fprintf(stderr, "veil bench: %s: %v\n", c.Name, err)
 			code = exitFailure
 			if res == nil {

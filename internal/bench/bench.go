@@ -157,7 +157,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("unknown kind %q", c.Kind)
 	case c.Clients < 1:
 		return errors.New("--clients must be at least 1")
-	case c.Rooms < 1 || c.Rooms > c.Clients && c.Kind != Scale:
+	case c.Rooms < 1 || c.Rooms > c.Clients:
 		return errors.New("--rooms must be between 1 and --clients")
 	case c.Duration <= 0 || c.Duration > time.Hour:
 		return errors.New("--duration must be above 0 and at most 1h")
