@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -198,7 +199,15 @@ func (s *Store) Update(ctx context.Context, rid protocol.RID, f func(*Record) er
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && attempt < 50 && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
-			continue // someone else wrote first
+			// Someone else wrote first. Many writers of one record (a
+			// crowd joining one room) would all read and lose again at
+			// once: wait a random while, longer each time, first.
+			select {
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			case <-time.After(time.Duration(rand.Int64N(int64(min(attempt+1, 10)) * int64(5*time.Millisecond)))):
+			}
+			continue
 		}
 		if err != nil {
 			return 0, err
