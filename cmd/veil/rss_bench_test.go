@@ -41,28 +41,8 @@ func BenchmarkFileRSS(b *testing.B) {
 var serving = regexp.MustCompile(`serving on (http://[0-9.:]+)/`)
 
 func fileRSS(b *testing.B, size, members int) (peak int64, took time.Duration) {
-	bin := filepath.Join(b.TempDir(), "veil")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
-	}
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0")
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
+	cmd, url := serveBinary(b)
 	defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
-	sc := bufio.NewScanner(stdout)
-	var url string
-	for sc.Scan() {
-		if m := serving.FindStringSubmatch(sc.Text()); m != nil {
-			url = m[1]
-			break
-		}
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	room, err := client.Create(ctx, url, client.CreateOptions{})
@@ -134,6 +114,33 @@ func fileRSS(b *testing.B, size, members int) (peak int64, took time.Duration) {
 	return peak, took
 }
 
+// serveBinary builds veil and starts `veil serve` on a free loopback port
+// with flags, and returns the process and the URL it serves on.
+func serveBinary(b *testing.B, flags ...string) (*exec.Cmd, string) {
+	bin := filepath.Join(b.TempDir(), "veil")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, flags...)...)
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	var url string
+	for sc.Scan() {
+		if m := serving.FindStringSubmatch(sc.Text()); m != nil {
+			url = m[1]
+			break
+		}
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	return cmd, url
+}
+
 // procKB reads a "kB" field of /proc/PID/status.
 func procKB(pid int, field string) int64 {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -159,28 +166,7 @@ func procKB(pid int, field string) int64 {
 func BenchmarkIdleRSS(b *testing.B) {
 	const rooms, perRoom = 100, 20
 	for b.Loop() {
-		bin := filepath.Join(b.TempDir(), "veil")
-		if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-			b.Fatalf("build: %v\n%s", err, out)
-		}
-		cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--conns-per-addr", "100000", "--max-conns", "100000",
-			"--join-rate", "100000", "--create-rate", "100000")
-		stdout, _ := cmd.StdoutPipe()
-		if err := cmd.Start(); err != nil {
-			b.Fatal(err)
-		}
-		sc := bufio.NewScanner(stdout)
-		var url string
-		for sc.Scan() {
-			if m := serving.FindStringSubmatch(sc.Text()); m != nil {
-				url = m[1]
-				break
-			}
-		}
-		go func() {
-			for sc.Scan() {
-			}
-		}()
+		cmd, url := serveBinary(b, "--conns-per-addr", "100000", "--max-conns", "100000", "--join-rate", "100000", "--create-rate", "100000")
 		srv := vtest.Attach(url)
 		var rms []*vtest.Room
 		for range rooms {

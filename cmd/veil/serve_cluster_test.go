@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
 	"regexp"
 	"strconv"
 	"strings"
@@ -10,9 +9,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/nats-io/nats-server/v2/server"
 
 	"veil/internal/natstest"
+	"veil/internal/roomsuite"
 	"veil/internal/vtest"
 )
 
@@ -85,40 +84,6 @@ func runBounded(t *testing.T, d time.Duration, args ...string) (code int, stdout
 	}
 }
 
-// plainNATS starts a nats-server on loopback with JetStream only if js,
-// and with a user and password if user is not empty.
-func plainNATS(t *testing.T, js bool, user, password string) string {
-	t.Helper()
-	o := &server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true,
-		Username: user, Password: password}
-	if js {
-		o.JetStream, o.StoreDir = true, t.TempDir()
-		o.JetStreamMaxMemory, o.JetStreamMaxStore = 64<<20, 64<<20
-	}
-	s, err := server.NewServer(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	return s.ClientURL()
-}
-
-// closedNATS returns a loopback NATS URL nobody listens on.
-func closedNATS(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "nats://" + addr
-}
-
 func joinVia(t *testing.T, n node, rm *vtest.Room, alias string) *vtest.Client {
 	t.Helper()
 	c, err := vtest.Attach(n.url).Join(t, rm, alias, vtest.DialOptions{})
@@ -126,17 +91,6 @@ func joinVia(t *testing.T, n node, rm *vtest.Room, alias string) *vtest.Client {
 		t.Fatalf("join %s through %s: %v", alias, n.url, err)
 	}
 	return c
-}
-
-// knows waits until c has other in its member list.
-func knows(t *testing.T, c, other *vtest.Client) {
-	t.Helper()
-	for {
-		if _, ok := c.Members[other.Welcome.Session]; ok {
-			return
-		}
-		c.Expect("hello")
-	}
 }
 
 // says has from say text and to read it.
@@ -205,8 +159,8 @@ func TestServeClusterSharesARoom(t *testing.T) {
 			rm := vtest.Attach(na.url).CreateRoom(t, vtest.CreateOptions{Name: "two nodes"})
 			a := joinVia(t, na, rm, "a")
 			b := joinVia(t, nb, rm, "b")
-			knows(t, b, a)
-			knows(t, a, b)
+			roomsuite.Meets(t, b, a)
+			roomsuite.Meets(t, a, b)
 			says(t, a, b, "from a, on the node that made the room")
 			says(t, b, a, "from b, on the other node")
 
@@ -244,7 +198,7 @@ func TestServeClusterSharesARoom(t *testing.T) {
 // The NATS password comes from the environment; a wrong one stops the
 // node at start, with a message.
 func TestServeClusterPasswordFromEnvironment(t *testing.T) {
-	url := plainNATS(t, true, "veil-node", "s3cret-pw")
+	url := natstest.StartPlain(t, true, "veil-node", "s3cret-pw")
 	t.Setenv(natsPasswordEnv, "s3cret-pw")
 	n := startNode(t, "--nats", url, "--nats-user", "veil-node", "--nats-replicas", "1")
 	if code := n.stop(); code != 0 {
@@ -270,10 +224,10 @@ func TestServeClusterCannotStart(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"nobody listening", []string{"--nats", closedNATS(t)}, "veil serve: connect to NATS:"},
-		{"no JetStream", []string{"--nats", plainNATS(t, false, "", "")}, "JetStream is not enabled"},
-		{"replicas on a lone server", []string{"--nats", plainNATS(t, true, "", "")}, "--nats-replicas 3 needs a NATS cluster"},
-		{"missing creds file", []string{"--nats", plainNATS(t, true, "", ""), "--nats-creds", t.TempDir() + "/absent.creds"}, "veil serve: nats credentials: open "},
+		{"nobody listening", []string{"--nats", natstest.ClosedURL(t)}, "veil serve: connect to NATS:"},
+		{"no JetStream", []string{"--nats", natstest.StartPlain(t, false, "", "")}, "JetStream is not enabled"},
+		{"replicas on a lone server", []string{"--nats", natstest.StartPlain(t, true, "", "")}, "--nats-replicas 3 needs a NATS cluster"},
+		{"missing creds file", []string{"--nats", natstest.StartPlain(t, true, "", ""), "--nats-creds", t.TempDir() + "/absent.creds"}, "veil serve: nats credentials: open "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"veil/internal/natstest"
@@ -33,40 +31,11 @@ func within[T any](t *testing.T, d time.Duration, f func() T) T {
 	}
 }
 
-// plainServer starts a nats-server on loopback without JetStream, with a
-// user and password if user is not empty.
-func plainServer(t *testing.T, user, password string) string {
-	t.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true,
-		Username: user, Password: password})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	return s.ClientURL()
-}
-
-// closedPort returns a loopback URL nobody listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "nats://" + addr
-}
-
 // A node connects under the name "veil" and nothing else, and finds
 // JetStream there.
 func TestConnect(t *testing.T) {
 	c := natstest.StartServer(t)
-	nc, err := Connect(ConnectOptions{URLs: closedPort(t) + "," + c.URL()})
+	nc, err := Connect(ConnectOptions{URLs: natstest.ClosedURL(t) + "," + c.URL()})
 	if err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
@@ -86,7 +55,7 @@ func TestConnect(t *testing.T) {
 }
 
 func TestConnectWithPassword(t *testing.T) {
-	url := plainServer(t, "node", "s3cret")
+	url := natstest.StartPlain(t, false, "node", "s3cret")
 	nc, err := Connect(ConnectOptions{URLs: url, User: "node", Password: "s3cret"})
 	if err != nil {
 		t.Fatalf("Connect: %v", err)
@@ -107,14 +76,14 @@ func TestConnectWithPassword(t *testing.T) {
 // What cannot work fails at once, with an error that names the cause.
 func TestConnectFailsClearly(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "absent.creds")
-	url := plainServer(t, "", "")
+	url := natstest.StartPlain(t, false, "", "")
 	tests := []struct {
 		name string
 		o    ConnectOptions
 		want string
 	}{
 		{"no url", ConnectOptions{}, "no NATS URL"},
-		{"nobody listening", ConnectOptions{URLs: closedPort(t)}, "connect to NATS"},
+		{"nobody listening", ConnectOptions{URLs: natstest.ClosedURL(t)}, "connect to NATS"},
 		{"missing creds file", ConnectOptions{URLs: url, CredsFile: missing}, "nats credentials: open " + missing},
 		{"missing nkey file", ConnectOptions{URLs: url, NKeyFile: missing}, "nats nkey:"},
 		{"missing CA file", ConnectOptions{URLs: url, TLSCA: missing}, "rootCA"},
@@ -139,7 +108,7 @@ func TestConnectFailsClearly(t *testing.T) {
 
 // A server without JetStream is named as such, at once.
 func TestCheckJetStreamWithoutIt(t *testing.T) {
-	nc, err := Connect(ConnectOptions{URLs: plainServer(t, "", "")})
+	nc, err := Connect(ConnectOptions{URLs: natstest.StartPlain(t, false, "", "")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"veil/internal/protocol"
+	"veil/internal/roomsuite"
 	"veil/internal/vtest"
 )
 
@@ -26,7 +27,7 @@ func TestNothingOfARoomOnDisk(t *testing.T) {
 	for _, x := range cs {
 		for _, y := range cs {
 			if x != y {
-				meets(t, x, y)
+				roomsuite.Meets(t, x, y)
 			}
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"veil/internal/client"
 	"veil/internal/protocol"
 	"veil/internal/room"
+	"veil/internal/roomsuite"
 	"veil/internal/vtest"
 )
 
@@ -61,7 +62,7 @@ func TestNodeDeathLosesNoRoom(t *testing.T) {
 	for _, x := range all {
 		for _, y := range all {
 			if x != y {
-				meets(t, x, y)
+				roomsuite.Meets(t, x, y)
 			}
 		}
 	}
@@ -170,8 +171,8 @@ func TestNATSServerRestartIsSurvived(t *testing.T) {
 	rm := n[0].S.CreateRoom(t, vtest.CreateOptions{})
 	a := join(t, n[0].S, rm, "a")
 	b := join(t, n[1].S, rm, "b")
-	meets(t, a, b)
-	meets(t, b, a)
+	roomsuite.Meets(t, a, b)
+	roomsuite.Meets(t, b, a)
 	nc.Restart(t, 1)
 	nc.WaitReady(t)
 	ea, eb := pump(t, a), pump(t, b)
@@ -189,7 +190,7 @@ func TestNATSServerRestartIsSurvived(t *testing.T) {
 	// Joins through the node whose server restarted work too, and its
 	// hello reaches the other node.
 	c := join(t, n[1].S, rm, "c")
-	meets(t, c, a)
+	roomsuite.Meets(t, c, a)
 	if e := next(t, ea, "hello"); e.From != c.Welcome.Session {
 		t.Fatalf("a got %+v, want c's hello", e)
 	}
@@ -363,7 +364,7 @@ func TestNodeShutdownSays1012(t *testing.T) {
 	rm := n[0].S.CreateRoom(t, vtest.CreateOptions{})
 	a := join(t, n[0].S, rm, "a")
 	b := join(t, n[1].S, rm, "b")
-	meets(t, a, b)
+	roomsuite.Meets(t, a, b)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	if err := n[0].S.Relay.Shutdown(ctx); err != nil {

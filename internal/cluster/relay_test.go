@@ -10,6 +10,7 @@ import (
 
 	"veil/internal/natstest"
 	"veil/internal/protocol"
+	"veil/internal/roomsuite"
 	"veil/internal/vtest"
 )
 
@@ -73,19 +74,6 @@ func join(t *testing.T, s *vtest.Server, rm *vtest.Room, alias string) *vtest.Cl
 	return c
 }
 
-// meets waits until c knows other: listed in its WELCOME, or announced by
-// a hello since (a member that joins while another's hello is on its way
-// gets that hello next, on one node as on several).
-func meets(t *testing.T, c, other *vtest.Client) {
-	t.Helper()
-	for {
-		if _, ok := c.Members[other.Welcome.Session]; ok {
-			return
-		}
-		c.Expect("hello")
-	}
-}
-
 // A room made through one node is one conversation for members on three:
 // each sees the others arrive and reads what they say, and a direct
 // message reaches only its recipient, on another node.
@@ -94,12 +82,12 @@ func TestMembersOnThreeNodesShareARoom(t *testing.T) {
 	rm := n[0].CreateRoom(t, vtest.CreateOptions{Name: "spread"})
 	a := join(t, n[0], rm, "a")
 	b := join(t, n[1], rm, "b")
-	meets(t, b, a)
-	meets(t, a, b)
+	roomsuite.Meets(t, b, a)
+	roomsuite.Meets(t, a, b)
 	c := join(t, n[2], rm, "c")
 	for _, x := range []*vtest.Client{a, b} {
-		meets(t, c, x)
-		meets(t, x, c)
+		roomsuite.Meets(t, c, x)
+		roomsuite.Meets(t, x, c)
 	}
 	for _, sp := range []*vtest.Client{a, b, c} {
 		if err := sp.Say("from " + sp.Alias); err != nil {
@@ -144,7 +132,7 @@ func TestOwnerPowersAcrossNodes(t *testing.T) {
 	for _, x := range []*vtest.Client{owner, far, third} {
 		for _, y := range []*vtest.Client{owner, far, third} {
 			if x != y {
-				meets(t, x, y)
+				roomsuite.Meets(t, x, y)
 			}
 		}
 	}

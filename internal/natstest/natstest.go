@@ -343,3 +343,40 @@ func remotes(s *server.Server) int {
 	}
 	return len(seen)
 }
+
+// StartPlain starts one standalone nats-server on 127.0.0.1, with
+// JetStream only if js (in a t.TempDir store) and with a user and password
+// if user is not empty, and returns its client URL. For tests of what a
+// client does with a server that lacks something; it shuts down in
+// t.Cleanup.
+func StartPlain(t testing.TB, js bool, user, password string) string {
+	t.Helper()
+	o := &server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true,
+		Username: user, Password: password}
+	if js {
+		o.JetStream, o.StoreDir = true, t.TempDir()
+		o.JetStreamMaxMemory, o.JetStreamMaxStore = 64<<20, 64<<20
+	}
+	s, err := server.NewServer(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	if !s.ReadyForConnections(listenTimeout) {
+		t.Fatal("natstest: nats-server not ready")
+	}
+	return s.ClientURL()
+}
+
+// ClosedURL returns a loopback NATS URL nobody listens on.
+func ClosedURL(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "nats://" + addr
+}
