@@ -67,7 +67,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "`HOST:PORT` to listen on; port 0 picks a free port")
 	fs.DurationVar(&c.maxTTL, "max-ttl", room.DefaultLimits.MaxTTL, "longest room lifetime a creator may ask for (at least 10s); longer asks are lowered to it")
-	fs.IntVar(&c.maxMembers, "max-members", room.DefaultLimits.MaxMembers, "most sessions in one room; more joins are refused with 4005 \"room full\"")
+	fs.IntVar(&c.maxMembers, "max-members", room.DefaultLimits.MaxMembers, "most sessions in one room, at most 1000; more joins are refused with 4005 \"room full\"")
 	fs.IntVar(&c.maxRooms, "max-rooms", room.DefaultLimits.MaxRooms, "most rooms this process holds; more creations get 503")
 	fs.Int64Var(&c.maxFile, "max-file", room.DefaultLimits.MaxFile, "largest file, in `BYTES`, one transfer may carry through the relay")
 	fs.IntVar(&c.roomRate, "room-rate", room.DefaultLimits.RoomRate, "file `BYTES` per second one room may send; a faster sender is slowed, nobody else")
@@ -128,8 +128,8 @@ Flags:
 	if c.maxTTL < room.MinTTL {
 		return c, fmt.Errorf("--max-ttl %v is below the 10s minimum", c.maxTTL)
 	}
-	if c.maxMembers < 2 || c.maxRooms < 1 {
-		return c, errors.New("--max-members must be at least 2 and --max-rooms at least 1")
+	if c.maxMembers < 2 || c.maxMembers > protocol.MaxMembers || c.maxRooms < 1 {
+		return c, fmt.Errorf("--max-members must be from 2 to %d and --max-rooms at least 1", protocol.MaxMembers)
 	}
 	if c.maxConns < 1 || c.perAddr < 1 {
 		return c, errors.New("--max-conns and --conns-per-addr must be at least 1")

@@ -153,6 +153,7 @@ func TestCommandLine(t *testing.T) {
 		{"too much work", []string{"serve", "--pow", "40"}, 2, "", "--pow must be between 0 and 28"},
 		{"short idle", []string{"serve", "--idle", "5s"}, 2, "", "--idle must be 0 (never) or at least 1m"},
 		{"no joins", []string{"serve", "--join-rate", "0"}, 2, "", "--join-rate must be at least 1"},
+		{"room too big", []string{"serve", "--max-members", "1001"}, 2, "", "--max-members must be from 2 to 1000"},
 		{"burst under a frame", []string{"serve", "--byte-burst", "1000"}, 2, "", "--byte-burst at least 65669"},
 	}
 	for _, tc := range tests {

@@ -261,7 +261,7 @@ func (c *Client) join(ctx context.Context, base, proof string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", base, err)
 	}
-	ws.SetReadLimit(protocol.MaxFrame)
+	ws.SetReadLimit(protocol.MaxWelcome)
 	c.wsMu.Lock()
 	c.ws = ws
 	c.wsMu.Unlock()
@@ -293,7 +293,7 @@ func (c *Client) dialWS(ctx context.Context, try int) (*websocket.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	ws.SetReadLimit(protocol.MaxFrame)
+	ws.SetReadLimit(protocol.MaxWelcome)
 	return ws, nil
 }
 

@@ -167,14 +167,23 @@ func (f Error) Append(b []byte) []byte {
 // Encode returns the wire encoding of f.
 func Encode(f Frame) []byte { return f.Append(nil) }
 
+// frameLimit is the largest frame of a type: MaxWelcome for WELCOME,
+// MaxFrame for every other.
+func frameLimit(typ byte) int {
+	if typ == TypeWelcome {
+		return MaxWelcome
+	}
+	return MaxFrame
+}
+
 // Decode parses one frame from either direction. Envelope frames alias b.
 // Every error wraps ErrMalformed.
 func Decode(b []byte) (Frame, error) {
 	if len(b) == 0 {
 		return nil, malformed("empty frame")
 	}
-	if len(b) > MaxFrame {
-		return nil, malformed("frame of %d bytes, limit %d", len(b), MaxFrame)
+	if limit := frameLimit(b[0]); len(b) > limit {
+		return nil, malformed("frame of %d bytes, limit %d", len(b), limit)
 	}
 	body := b[1:]
 	switch b[0] {

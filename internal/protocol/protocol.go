@@ -67,6 +67,13 @@ const (
 	// capabilities does).
 	MaxHello = HeaderLen + NonceLen + 1024 + TagLen + SigLen // 1156
 	MaxMeta  = 1024
+	// MaxMembers is the most sessions a room can have, whatever a relay is
+	// configured with: it bounds WELCOME.
+	MaxMembers = 1000
+	// MaxWelcome is the largest WELCOME: the one frame from the relay that
+	// may exceed MaxFrame, since it lists every member's hello (about
+	// 1.1 MiB for MaxMembers members with the largest hellos).
+	MaxWelcome = 1 + 4 + TokenLen + 8 + 1 + 2 + MaxMeta + 2 + MaxMembers*(4+2+MaxHello)
 )
 
 // Purge policies, as carried in WELCOME.

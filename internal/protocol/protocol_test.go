@@ -63,36 +63,64 @@ func TestDecodeRoundTrip(t *testing.T) {
 func TestDecodeRejects(t *testing.T) {
 	env := sampleEnvelope(KindMsg, 0)
 	tests := map[string][]byte{
-		"empty":             {},
-		"unknown type":      {0x42},
-		"short join":        {TypeJoin, 1, 2, 3},
-		"long logout":       {TypeLogout, 0},
-		"short purge":       {TypePurge, 1},
-		"short envelope":    env[:MinEnvelope],
-		"envelope version":  append([]byte{TypeEnvelope, 2}, env[2:]...),
-		"envelope flags":    append(append([]byte{}, env[:4]...), append([]byte{1}, env[5:]...)...),
-		"envelope kind":     append(append([]byte{}, env[:3]...), append([]byte{9}, env[4:]...)...),
-		"dm without to":     sampleEnvelope(KindDM, 0),
-		"sk without to":     sampleEnvelope(KindSenderKey, 0),
-		"hs without to":     sampleEnvelope(KindHandshake, 0),
-		"chunk flags":       sampleChunk(0, 2),
-		"last flag on msg":  append(append([]byte{}, env[:4]...), append([]byte{FlagLast}, env[5:]...)...),
-		"msg with to":       sampleEnvelope(KindMsg, 3),
-		"report with to":    sampleEnvelope(KindReport, 3),
-		"short owner":       {TypeOwner, 1, 2},
-		"long kick":         {TypeKick, 0, 0, 0, 1, 0},
-		"lock of 2":         {TypeLock, 2},
-		"empty lock":        {TypeLock},
-		"long active":       {TypeActive, 0},
-		"unknown state bit": {TypeState, 4},
-		"oversized":         make([]byte, MaxFrame+1),
-		"truncated welcome": Encode(Welcome{Session: 1, Members: []Member{{Session: 2, Hello: []byte("hi")}}})[:50],
-		"error not utf8":    {TypeError, 0, 1, 0xff},
+		"empty":              {},
+		"unknown type":       {0x42},
+		"short join":         {TypeJoin, 1, 2, 3},
+		"long logout":        {TypeLogout, 0},
+		"short purge":        {TypePurge, 1},
+		"short envelope":     env[:MinEnvelope],
+		"envelope version":   append([]byte{TypeEnvelope, 2}, env[2:]...),
+		"envelope flags":     append(append([]byte{}, env[:4]...), append([]byte{1}, env[5:]...)...),
+		"envelope kind":      append(append([]byte{}, env[:3]...), append([]byte{9}, env[4:]...)...),
+		"dm without to":      sampleEnvelope(KindDM, 0),
+		"sk without to":      sampleEnvelope(KindSenderKey, 0),
+		"hs without to":      sampleEnvelope(KindHandshake, 0),
+		"chunk flags":        sampleChunk(0, 2),
+		"last flag on msg":   append(append([]byte{}, env[:4]...), append([]byte{FlagLast}, env[5:]...)...),
+		"msg with to":        sampleEnvelope(KindMsg, 3),
+		"report with to":     sampleEnvelope(KindReport, 3),
+		"short owner":        {TypeOwner, 1, 2},
+		"long kick":          {TypeKick, 0, 0, 0, 1, 0},
+		"lock of 2":          {TypeLock, 2},
+		"empty lock":         {TypeLock},
+		"long active":        {TypeActive, 0},
+		"unknown state bit":  {TypeState, 4},
+		"oversized":          make([]byte, MaxFrame+1),
+		"oversized envelope": append(sampleEnvelope(KindMsg, 0), make([]byte, MaxFrame)...)[:MaxFrame+1],
+		"oversized welcome":  append(largestWelcome(), 0),
+		"truncated welcome":  Encode(Welcome{Session: 1, Members: []Member{{Session: 2, Hello: []byte("hi")}}})[:50],
+		"error not utf8":     {TypeError, 0, 1, 0xff},
 	}
 	for name, b := range tests {
 		if f, err := Decode(b); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: Decode(%.40x) = %v, %v; want ErrMalformed", name, b, f, err)
 		}
+	}
+}
+
+// largestWelcome is a WELCOME of MaxMembers members with the largest
+// hellos and the largest meta.
+func largestWelcome() []byte {
+	w := Welcome{Session: 1, Meta: make([]byte, MaxMeta)}
+	for i := range MaxMembers {
+		w.Members = append(w.Members, Member{Session: uint32(i + 2), Hello: make([]byte, MaxHello)})
+	}
+	return Encode(w)
+}
+
+// Only WELCOME may be larger than MaxFrame, up to MaxWelcome: it lists a
+// full room's hellos.
+func TestLargestWelcome(t *testing.T) {
+	b := largestWelcome()
+	if len(b) != MaxWelcome {
+		t.Fatalf("largest WELCOME of %d bytes, MaxWelcome %d", len(b), MaxWelcome)
+	}
+	f, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := f.(Welcome); len(w.Members) != MaxMembers {
+		t.Fatalf("%d members", len(w.Members))
 	}
 }
 

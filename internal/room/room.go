@@ -96,6 +96,7 @@ func NewRegistry(l Limits) *Registry {
 	if l.MaxMembers <= 0 {
 		l.MaxMembers = DefaultLimits.MaxMembers
 	}
+	l.MaxMembers = min(l.MaxMembers, protocol.MaxMembers)
 	if l.MaxTTL <= 0 {
 		l.MaxTTL = DefaultLimits.MaxTTL
 	}

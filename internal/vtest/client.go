@@ -67,7 +67,7 @@ func (s *Server) Dial(ctx context.Context, o DialOptions) (*websocket.Conn, erro
 	if err != nil {
 		return nil, err
 	}
-	c.SetReadLimit(protocol.MaxFrame)
+	c.SetReadLimit(protocol.MaxWelcome)
 	return c, nil
 }
 

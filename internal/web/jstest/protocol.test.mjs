@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 
 import {
   T, KIND, KIND_REPORT, CLOSE, MOD_ERROR, LEFT_REASON, HEADER_LEN, MIN_ENVELOPE, MAX_FRAME, MAX_HELLO,
+  MAX_META, MAX_MEMBERS, MAX_WELCOME,
   encodeJoin, encodeResume, encodeEnvelopeFrame, encodePurge, encodeLogout,
   encodeOwner, encodeKick, encodeLock, encodeActive,
   decodeServerFrame, parseHeader, encodeHeader, closeMessage,
@@ -177,6 +178,21 @@ test('WELCOME round trip, and ArrayBuffer input', () => {
   assert.deepEqual(f, { type: 'welcome', ...w });
   const empty = decodeServerFrame(encodeWelcome({ session: 5, token: KEY32, remainingMs: 0, policy: 'owner' }));
   assert.deepEqual(empty, { type: 'welcome', session: 5, token: KEY32, remainingMs: 0, policy: 'owner', meta: new Uint8Array(0), members: [] });
+});
+
+test('WELCOME of a full room of the largest hellos decodes past MAX_FRAME; one byte more throws', () => {
+  const members = Array.from({ length: MAX_MEMBERS }, (_, i) => ({ session: i + 1, hello: new Uint8Array(MAX_HELLO) }));
+  const bytes = encodeWelcome({ session: 5, token: KEY32, remainingMs: 0, policy: 'owner', meta: new Uint8Array(MAX_META), members });
+  assert.equal(bytes.length, MAX_WELCOME);
+  assert.ok(MAX_WELCOME > MAX_FRAME);
+  const f = decodeServerFrame(bytes);
+  assert.equal(f.type === 'welcome' && f.members.length, MAX_MEMBERS);
+  const over = new Uint8Array(MAX_WELCOME + 1);
+  over.set(bytes);
+  assert.throws(() => decodeServerFrame(over), /frame too large/);
+  const envelope = new Uint8Array(MAX_FRAME + 1);
+  envelope[0] = T.ENVELOPE;
+  assert.throws(() => decodeServerFrame(envelope), /frame too large/);
 });
 
 test('WELCOME: every truncation throws, and so does a trailing byte', () => {

@@ -105,10 +105,16 @@ export const RID_LEN = 16;
 export const JOIN_LEN = 32;
 export const TOKEN_LEN = 32;
 export const OWNER_LEN = 32;
-/** Largest hello envelope and sealed meta (section 6). */
 /** The largest hello envelope: one whose plaintext fills the 1024-byte bucket. */
 export const MAX_HELLO = 40 + 12 + 1024 + 16 + 64;
 export const MAX_META = 1024;
+/** The most sessions a room can have, on any relay. */
+export const MAX_MEMBERS = 1000;
+/**
+ * The largest WELCOME, the one frame from the relay that may exceed
+ * MAX_FRAME: it lists every member's hello (section 4.2).
+ */
+export const MAX_WELCOME = 1 + 4 + TOKEN_LEN + 8 + 1 + 2 + MAX_META + 2 + MAX_MEMBERS * (4 + 2 + MAX_HELLO);
 
 /**
  * @typedef {object} Header
@@ -302,7 +308,7 @@ function asBytes(buf) {
 export function decodeServerFrame(buf) {
   const b = asBytes(buf);
   if (b.length === 0) throw new Error('empty frame');
-  if (b.length > MAX_FRAME) throw new Error('frame too large');
+  if (b.length > (b[0] === T.WELCOME ? MAX_WELCOME : MAX_FRAME)) throw new Error('frame too large');
   const r = new Reader(b);
   const type = r.u8();
   switch (type) {
