@@ -2,7 +2,9 @@ package relay
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -88,9 +90,18 @@ func (c *corkConn) sendLocked() error {
 	return err
 }
 
+// Buffer sizes for a socket's reads and writes, smaller than the HTTP
+// server's 4 KiB each since every open socket keeps both: a frame larger
+// than the read buffer is read straight into its message, and writes go
+// through the corkConn, which gathers them anyway.
+const (
+	readBuffer  = 512
+	writeBuffer = 512
+)
+
 // corkWriter is the ResponseWriter handed to the WebSocket library: its
-// Hijack returns the connection wrapped in a corkConn, with the buffered
-// writer pointed at it.
+// Hijack returns the connection wrapped in a corkConn, with small buffered
+// reader and writer in place of the HTTP server's.
 type corkWriter struct {
 	http.ResponseWriter
 	conn *corkConn
@@ -106,6 +117,18 @@ func (w *corkWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	w.conn = &corkConn{Conn: nc}
-	brw.Writer.Reset(w.conn) // empty: the 101 answer was flushed before the hijack
-	return w.conn, brw, nil
+	// A client may send its first frames right behind the request: those
+	// bytes are in the HTTP server's reader, and must be in the new one's
+	// buffer, where the library looks for them.
+	br := bufio.NewReaderSize(w.conn, readBuffer)
+	if n := brw.Reader.Buffered(); n > 0 {
+		early, _ := brw.Reader.Peek(n)
+		br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(early)), w.conn), max(n, readBuffer))
+		if _, err := br.Peek(n); err != nil {
+			nc.Close()
+			return nil, nil, err
+		}
+	}
+	// The 101 answer was flushed before the hijack: brw.Writer is empty.
+	return w.conn, bufio.NewReadWriter(br, bufio.NewWriterSize(w.conn, writeBuffer)), nil
 }

@@ -125,8 +125,14 @@ func NewServer(rooms *room.Registry, log *slog.Logger, opt Options) *Server {
 // per-address limits agree with its own.
 func (s *Server) Keyer() *limit.Keyer { return s.keyer }
 
-// ServeHTTP upgrades the request and serves the socket until it ends.
-// Cross-origin browser requests are refused with 403.
+// ServeHTTP upgrades the request and hands the socket to a goroutine of its
+// own, which serves it until it ends. Cross-origin browser requests are
+// refused with 403.
+//
+// The handler returns once the socket is open, so that the request, the
+// HTTP server's state for the connection and the stack the handshake grew
+// are freed: an idle socket keeps only a small stack, its small buffers
+// (see corkWriter) and its own state.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key := s.keyer.Key(r)
 	if err := s.perAddr.Acquire(key); err != nil {
@@ -136,10 +142,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, le.Msg, le.Status)
 		return
 	}
-	defer s.perAddr.Release(key)
 	cw := &corkWriter{ResponseWriter: w}
 	ws, err := websocket.Accept(cw, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
+		s.perAddr.Release(key)
 		return // Accept has written the HTTP error (403 for a foreign Origin)
 	}
 	ws.SetReadLimit(protocol.MaxFrame)
@@ -147,6 +153,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if s.shutdown {
 		s.mu.Unlock()
+		s.perAddr.Release(key)
 		why := s.goingAway()
 		ws.Close(websocket.StatusCode(why.Code), why.Reason)
 		return
@@ -155,13 +162,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	s.keepOnce.Do(func() { go s.keepAlive() })
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-		s.wg.Done()
+	go func() {
+		defer func() {
+			s.mu.Lock()
+			delete(s.conns, c)
+			s.mu.Unlock()
+			s.perAddr.Release(key)
+			s.wg.Done()
+		}()
+		// Not the request's context: that ends when the handler returns.
+		c.serve(context.Background())
 	}()
-	c.serve(r.Context())
 }
 
 // goingAway is the close for sockets of a server that shuts down. One node
