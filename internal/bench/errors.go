@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"sync"
 	"syscall"
+
+	"github.com/coder/websocket"
 )
 
 // tally counts errors by kind. Kinds are short fixed phrases (a close code
@@ -44,14 +47,14 @@ func (t *tally) snapshot() (map[string]int64, int64) {
 
 // classify names err as an error kind, without addresses or ports.
 func classify(err error) string {
-	var ce *CloseError
+	var ce websocket.CloseError
 	var ue *UpgradeError
 	switch {
 	case errors.As(err, &ce):
-		return fmt.Sprintf("closed %d %s", ce.Code, ce.Reason)
+		return fmt.Sprintf("closed %d %s", int(ce.Code), ce.Reason)
 	case errors.As(err, &ue):
 		return fmt.Sprintf("upgrade refused %d %s", ue.Status, ue.Body)
-	case errors.Is(err, errNoClose):
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "connection lost without a close frame"
 	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
 		return "too many open files in the generator (ulimit -n)"

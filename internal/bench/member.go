@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"veil/internal/e2ee"
 	"veil/internal/protocol"
@@ -66,32 +69,19 @@ type member struct {
 	keys map[uint32]ed25519.PublicKey // --open: Ed25519 keys from the hellos
 }
 
-// readBuf is the read buffer of a socket that carries traffic; idle sockets
-// get a small one, so the generator's memory does not swamp the machine at
-// scale.
-const (
-	readBuf     = 32 << 10
-	idleReadBuf = 2 << 10
-)
-
 // join opens m's socket and joins its room: JOIN with the room's join value,
 // then WELCOME. On close 4017 it does the proof of work and tries once more.
 func (r *run) join(ctx context.Context, m *member) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	buf := idleReadBuf
-	if r.cfg.Kind == Traffic {
-		buf = readBuf
-	}
 	path := "/ws"
 	for attempt := 0; ; attempt++ {
-		ws, err := dialWS(ctx, r.source(m.idx), m.addr, path, buf)
+		ws, err := dialWS(ctx, r.wsClient(m.idx), "ws://"+m.addr+path)
 		if err != nil {
 			return err
 		}
 		session, hellos, oversize, err := joinOn(ctx, ws, m.room.keys)
-		var ce *CloseError
-		if errors.As(err, &ce) && ce.Code == protocol.ClosePoW && attempt == 0 {
+		if err != nil && websocket.CloseStatus(err) == protocol.ClosePoW && attempt == 0 {
 			ws.Close()
 			proof, err := prove(ctx, r.hc, m.server)
 			if err != nil {
@@ -120,20 +110,17 @@ func (r *run) join(ctx context.Context, m *member) error {
 	}
 }
 
-// joinOn sends JOIN on ws and reads the answer, which must be WELCOME. It
-// returns the session id and the hellos the WELCOME lists. oversize is set
-// for a WELCOME above the protocol's frame limit, which real clients refuse
-// (a room of about 170 members or more has one); the generator reads it
-// anyway, so that big rooms can be measured, and counts it as an error.
+// joinOn sends JOIN on ws and reads the answer, which must be WELCOME,
+// within ctx. It returns the session id and the hellos the WELCOME lists.
+// oversize is set for a WELCOME above the protocol's frame limit, which
+// real clients refuse (a room of about 170 members or more has one); the
+// generator reads it anyway, so that big rooms can be measured, and counts
+// it as an error.
 func joinOn(ctx context.Context, ws *wsConn, k e2ee.Keys) (session uint32, hellos [][]byte, oversize int, err error) {
-	if err := ws.WriteBinary(protocol.Encode(protocol.Join{RID: k.RID, Join: k.Join})); err != nil {
+	if err := ws.WriteBinary(ctx, protocol.Encode(protocol.Join{RID: k.RID, Join: k.Join})); err != nil {
 		return 0, nil, 0, err
 	}
-	if d, ok := ctx.Deadline(); ok {
-		ws.SetReadDeadline(d)
-	}
-	defer ws.SetReadDeadline(time.Time{})
-	_, p, err := ws.ReadMessage()
+	p, err := ws.ReadMessage(ctx)
 	if err != nil {
 		return 0, nil, 0, err
 	}
@@ -188,12 +175,12 @@ func readWelcome(p []byte) (session uint32, hellos [][]byte, err error) {
 
 // hello announces m with a hello envelope (seq 1) sealed under the room's
 // roster key and signed with id.
-func (r *run) hello(m *member, id e2ee.Identity) error {
+func (r *run) hello(ctx context.Context, m *member, id e2ee.Identity) error {
 	env, err := e2ee.SealHello(m.room.keys, m.session, 1, id, fmt.Sprintf("bench-%d", m.idx), nil, nil)
 	if err != nil {
 		return err
 	}
-	return m.ws.WriteBinary(append([]byte{protocol.TypeEnvelope}, env...))
+	return m.ws.WriteBinary(ctx, append([]byte{protocol.TypeEnvelope}, env...))
 }
 
 // learn opens a hello (--open) and keeps the member's signing key.
@@ -213,12 +200,15 @@ const (
 	frameSeq    = 1 + 32
 )
 
-// read runs m's reader until its socket ends. It is the generator's hot
-// path: a group envelope costs a header lookup and a histogram count.
+// read runs m's reader until its socket ends (teardown closes it). It is
+// the generator's hot path: a group envelope costs a header lookup and a
+// histogram count, and no allocation. Its context is never done: for one
+// that can end, the WebSocket library registers a callback on every frame
+// it reads (8 allocations a message).
 func (m *member) read(r *run) {
 	defer close(m.done)
 	for {
-		_, p, err := m.ws.ReadMessage()
+		p, err := m.ws.ReadMessage(context.Background())
 		if err != nil {
 			m.room.alive.Add(-1)
 			if !r.ending.Load() {
@@ -285,9 +275,13 @@ func (m *member) delivery(r *run, p []byte) {
 
 // source returns the local address connection i is made from: nil for one
 // source address (the kernel's choice), else 127.0.0.(1 + i mod N).
-func (r *run) source(i int) net.Addr {
-	if r.cfg.SourceAddrs <= 1 {
+func (c Config) source(i int) net.Addr {
+	if c.SourceAddrs <= 1 {
 		return nil
 	}
-	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i%r.cfg.SourceAddrs))}
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i%c.SourceAddrs))}
 }
+
+// wsClient returns the HTTP client connection i is dialled through: the
+// one for its source address.
+func (r *run) wsClient(i int) *http.Client { return r.wsClients[i%len(r.wsClients)] }

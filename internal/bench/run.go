@@ -22,10 +22,11 @@ var ErrUnreachable = errors.New("server unreachable")
 // run is the state of one scenario run.
 type run struct {
 	// set at construction
-	cfg   Config
-	base  time.Time // the origin of every timestamp (monotonic)
-	hc    *http.Client
-	procs procs
+	cfg       Config
+	base      time.Time      // the origin of every timestamp (monotonic)
+	hc        *http.Client   // the HTTP API
+	wsClients []*http.Client // the WebSocket dials, one per source address
+	procs     procs
 
 	errs      tally
 	ending    atomic.Bool // set when the run tears down: closes are expected
@@ -43,6 +44,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	tr := &http.Transport{MaxIdleConnsPerHost: 16, ResponseHeaderTimeout: 30 * time.Second}
 	defer tr.CloseIdleConnections()
 	r := &run{cfg: cfg, base: time.Now(), hc: &http.Client{Transport: tr, Timeout: time.Minute}, procs: cfg.PIDs}
+	for i := range max(cfg.SourceAddrs, 1) {
+		hc := wsClient(cfg.source(i))
+		defer hc.CloseIdleConnections()
+		r.wsClients = append(r.wsClients, hc)
+	}
 	for _, s := range cfg.Servers {
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := reach(rctx, r.hc, strings.TrimRight(s, "/"))
@@ -268,7 +274,7 @@ func (r *run) admit(ctx context.Context, m *member, idleID e2ee.Identity) error 
 		defer r.readers.Done()
 		m.read(r)
 	}()
-	if err := r.hello(m, id); err != nil {
+	if err := r.hello(ctx, m, id); err != nil {
 		r.errs.add("hello: "+classify(err), 1)
 	}
 	return nil
@@ -329,7 +335,7 @@ func (r *run) teardown(rooms []*benchRoom, members []*member) {
 		// envelopes the server has not read.
 		rm.mu.Lock()
 		for _, m := range slices.Backward(rm.members) {
-			if live(m) && m.ws.WriteBinary(protocol.Encode(protocol.Purge{})) == nil {
+			if live(m) && m.ws.WriteBinary(context.Background(), protocol.Encode(protocol.Purge{})) == nil {
 				break
 			}
 		}
@@ -344,9 +350,12 @@ func (r *run) teardown(rooms []*benchRoom, members []*member) {
 		}
 	}
 	wait(3 * time.Second)
+	// A server that ignores PURGE (the baseline): leave, all at once, since
+	// each Leave waits for the server's answer.
+	var leaving sync.WaitGroup
 	for _, m := range members {
 		if live(m) {
-			m.ws.SendClose(protocol.CloseNormal) // a server that ignores PURGE (the baseline)
+			leaving.Go(func() { m.ws.Leave(protocol.CloseNormal) })
 		}
 	}
 	wait(3*time.Second + time.Duration(len(members))*time.Second/5000)
@@ -356,4 +365,5 @@ func (r *run) teardown(rooms []*benchRoom, members []*member) {
 		}
 	}
 	<-all
+	leaving.Wait()
 }

@@ -74,14 +74,14 @@ func newSender(m *member, id e2ee.Identity, data []byte, rate float64, window in
 	return s
 }
 
-// seal returns the frame of the envelope with seq, ready to write.
+// seal returns the ENVELOPE frame of the envelope with seq.
 func (s *sender) seal(seq uint64) ([]byte, error) {
 	h := protocol.Header{Version: protocol.Version, Suite: e2ee.SuiteV1, Kind: protocol.KindMsg, RID: s.m.room.keys.RID, Sender: s.m.session, Seq: seq}
 	env, err := e2ee.Seal(h, s.m.room.keys.Msg[:], s.id.Ed, s.data, nil)
 	if err != nil {
 		return nil, err
 	}
-	return binaryFrame(append([]byte{protocol.TypeEnvelope}, env...)), nil
+	return append([]byte{protocol.TypeEnvelope}, env...), nil
 }
 
 // next returns the frame for the next seq: sealed ahead if there is one,
@@ -168,7 +168,7 @@ func (s *sender) openLoop(ctx context.Context, r *run, start, end time.Duration,
 				return
 			}
 		}
-		s.write(r, at, receipts)
+		s.write(ctx, r, at, receipts)
 	}
 }
 
@@ -199,12 +199,12 @@ func (s *sender) closedLoop(ctx context.Context, r *run, end time.Duration, rece
 		if time.Since(r.base) >= end {
 			return
 		}
-		s.write(r, time.Since(r.base), receipts())
+		s.write(ctx, r, time.Since(r.base), receipts())
 	}
 }
 
 // write sends the next envelope, stamped at.
-func (s *sender) write(r *run, at time.Duration, receipts int) {
+func (s *sender) write(ctx context.Context, r *run, at time.Duration, receipts int) {
 	f, err := s.next()
 	if err != nil {
 		r.errs.add("seal: "+err.Error(), 1)
@@ -215,7 +215,7 @@ func (s *sender) write(r *run, at time.Duration, receipts int) {
 	if receipts == 0 && s.credits != nil {
 		s.credits <- struct{}{} // nobody to wait for
 	}
-	if err := s.m.ws.WriteFrame(f); err != nil {
+	if err := s.m.ws.WriteBinary(ctx, f); err != nil {
 		if !r.ending.Load() {
 			r.errs.add("send: "+classify(err), 1)
 		}

@@ -2,10 +2,11 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"veil/internal/protocol"
 )
@@ -60,7 +61,10 @@ func (r *run) storm(ctx context.Context) (*Result, error) {
 				}
 				hists[w].Record(time.Since(t))
 				joins[w]++
-				leave(m.ws)
+				// Leave waits for the server's close frame, so that the server
+				// closes the TCP connection first and the generator's ports
+				// do not pile up in TIME_WAIT.
+				m.ws.Leave(protocol.CloseNormal)
 				m.ws = nil
 			}
 		})
@@ -93,20 +97,6 @@ func (r *run) storm(ctx context.Context) (*Result, error) {
 	return res, nil
 }
 
-// leave ends a session with close 1000 and waits, briefly, for the server's
-// close frame, so that the server closes the TCP connection first and the
-// generator's ports do not pile up in TIME_WAIT.
-func leave(ws *wsConn) {
-	ws.SendClose(protocol.CloseNormal)
-	ws.SetReadDeadline(time.Now().Add(2 * time.Second))
-	for {
-		if _, _, err := ws.ReadMessage(); err != nil {
-			break
-		}
-	}
-	ws.Close()
-}
-
 // purge joins each room once more and purges it, so that the server forgets
 // the rooms of the storm.
 func (r *run) purge(ctx context.Context, rooms []*benchRoom) {
@@ -114,13 +104,12 @@ func (r *run) purge(ctx context.Context, rooms []*benchRoom) {
 		m := &member{room: rm, server: strings.TrimRight(rm.server, "/")}
 		m.addr, _ = ParseServer(m.server)
 		if err := r.join(ctx, m); err != nil {
-			var ce *CloseError
-			if !errors.As(err, &ce) {
+			if websocket.CloseStatus(err) == -1 {
 				r.errs.add("purge: "+classify(err), 1)
 			}
 			continue
 		}
-		m.ws.WriteBinary(protocol.Encode(protocol.Purge{}))
-		leave(m.ws)
+		m.ws.WriteBinary(ctx, protocol.Encode(protocol.Purge{}))
+		m.ws.Leave(protocol.CloseNormal)
 	}
 }

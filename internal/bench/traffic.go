@@ -168,7 +168,7 @@ const presealBudget = 256 << 20
 // that the generator spends its time reading, not signing (Ed25519 costs
 // tens of microseconds an envelope).
 func (r *run) sealAhead(senders []*sender, per int) {
-	frameLen := protocol.HeaderLen + protocol.NonceLen + paddedLen(r.cfg.Size) + protocol.TagLen + protocol.SigLen + 16
+	frameLen := 1 + protocol.HeaderLen + protocol.NonceLen + paddedLen(r.cfg.Size) + protocol.TagLen + protocol.SigLen
 	per = min(per, presealBudget/frameLen/len(senders))
 	r.progress("sealing %d envelopes ahead", per*len(senders))
 	type job struct {
