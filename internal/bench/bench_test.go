@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"veil/internal/pow"
-	"veil/internal/protocol"
 	"veil/internal/room"
 	"veil/internal/vtest"
 )
@@ -175,23 +174,5 @@ func TestValidate(t *testing.T) {
 		if err := c.Validate(); err == nil {
 			t.Errorf("%s: Validate(%+v) = nil, want an error", name, c)
 		}
-	}
-}
-
-func TestReadWelcomeOverFrameLimit(t *testing.T) {
-	w := protocol.Welcome{Session: 7, Meta: []byte("meta")}
-	for i := range 200 {
-		w.Members = append(w.Members, protocol.Member{Session: uint32(i + 1), Hello: bytes.Repeat([]byte{byte(i)}, 388)})
-	}
-	frame := protocol.Encode(w)
-	if len(frame) <= protocol.MaxFrame {
-		t.Fatalf("test WELCOME of %d bytes fits a frame", len(frame))
-	}
-	session, hellos, err := readWelcome(frame)
-	if err != nil || session != 7 || len(hellos) != 200 || !bytes.Equal(hellos[199], w.Members[199].Hello) {
-		t.Fatalf("readWelcome = %d, %d hellos, %v; want 7, 200", session, len(hellos), err)
-	}
-	if _, _, err := readWelcome(frame[:len(frame)-1]); err == nil {
-		t.Error("readWelcome of a truncated WELCOME = nil error")
 	}
 }

@@ -80,7 +80,7 @@ func (r *run) join(ctx context.Context, m *member) error {
 		if err != nil {
 			return err
 		}
-		session, hellos, oversize, err := joinOn(ctx, ws, m.room.keys)
+		session, hellos, err := joinOn(ctx, ws, m.room.keys)
 		if err != nil && websocket.CloseStatus(err) == protocol.ClosePoW && attempt == 0 {
 			ws.Close()
 			proof, err := prove(ctx, r.hc, m.server)
@@ -93,9 +93,6 @@ func (r *run) join(ctx context.Context, m *member) error {
 		if err != nil {
 			ws.Close()
 			return err
-		}
-		if oversize > 0 {
-			r.errs.add(fmt.Sprintf("WELCOME over the %d-byte frame limit (real clients refuse it; read anyway)", protocol.MaxFrame), 1)
 		}
 		m.ws, m.session = ws, session
 		m.known.Store(int32(len(hellos)))
@@ -112,65 +109,23 @@ func (r *run) join(ctx context.Context, m *member) error {
 
 // joinOn sends JOIN on ws and reads the answer, which must be WELCOME,
 // within ctx. It returns the session id and the hellos the WELCOME lists.
-// oversize is set for a WELCOME above the protocol's frame limit, which
-// real clients refuse (a room of about 170 members or more has one); the
-// generator reads it anyway, so that big rooms can be measured, and counts
-// it as an error.
-func joinOn(ctx context.Context, ws *wsConn, k e2ee.Keys) (session uint32, hellos [][]byte, oversize int, err error) {
+func joinOn(ctx context.Context, ws *wsConn, k e2ee.Keys) (session uint32, hellos [][]byte, err error) {
 	if err := ws.WriteBinary(ctx, protocol.Encode(protocol.Join{RID: k.RID, Join: k.Join})); err != nil {
-		return 0, nil, 0, err
+		return 0, nil, err
 	}
 	p, err := ws.ReadMessage(ctx)
 	if err != nil {
-		return 0, nil, 0, err
-	}
-	if len(p) > protocol.MaxFrame && p[0] == protocol.TypeWelcome {
-		session, hellos, err = readWelcome(p)
-		return session, hellos, len(p), err
+		return 0, nil, err
 	}
 	f, err := protocol.Decode(p)
 	w, ok := f.(protocol.Welcome)
 	if err != nil || !ok {
-		return 0, nil, 0, errors.New("the server did not answer JOIN with WELCOME")
+		return 0, nil, errors.New("the server did not answer JOIN with WELCOME")
 	}
 	for _, m := range w.Members {
 		hellos = append(hellos, m.Hello)
 	}
-	return w.Session, hellos, 0, nil
-}
-
-// readWelcome reads the session id and the hellos of a WELCOME frame
-// (docs/protocol.md 4.2) whatever its size. The hellos alias p.
-func readWelcome(p []byte) (session uint32, hellos [][]byte, err error) {
-	bad := errors.New("a malformed WELCOME")
-	const fixed = 1 + 4 + protocol.TokenLen + 8 + 1
-	if len(p) < fixed+2 {
-		return 0, nil, bad
-	}
-	session = binary.BigEndian.Uint32(p[1:])
-	rest := p[fixed:]
-	meta := int(binary.BigEndian.Uint16(rest))
-	if len(rest) < 2+meta+2 {
-		return 0, nil, bad
-	}
-	rest = rest[2+meta:]
-	n := int(binary.BigEndian.Uint16(rest))
-	rest = rest[2:]
-	for range n {
-		if len(rest) < 6 {
-			return 0, nil, bad
-		}
-		l := int(binary.BigEndian.Uint16(rest[4:]))
-		if len(rest) < 6+l {
-			return 0, nil, bad
-		}
-		hellos = append(hellos, rest[6:6+l])
-		rest = rest[6+l:]
-	}
-	if len(rest) != 0 {
-		return 0, nil, bad
-	}
-	return session, hellos, nil
+	return w.Session, hellos, nil
 }
 
 // hello announces m with a hello envelope (seq 1) sealed under the room's

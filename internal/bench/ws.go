@@ -12,12 +12,12 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"veil/internal/protocol"
 )
 
-// maxMessage bounds one message from the server. A WELCOME of a 200-member
-// room is larger than a protocol frame (about 78 KB), so this is above
-// protocol.MaxFrame.
-const maxMessage = 4 << 20
+// maxMessage bounds one message from the server: the largest WELCOME.
+const maxMessage = protocol.MaxWelcome
 
 // writeTimeout bounds one write to a socket.
 const writeTimeout = 10 * time.Second
