@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"github.com/coder/websocket"
+
+	"veil/internal/client"
 )
 
 // tally counts errors by kind. Kinds are short fixed phrases (a close code
@@ -49,7 +51,10 @@ func (t *tally) snapshot() (map[string]int64, int64) {
 func classify(err error) string {
 	var ce websocket.CloseError
 	var ue *UpgradeError
+	var cre *client.CreateError
 	switch {
+	case errors.As(err, &cre):
+		return fmt.Sprintf("create refused %d %s", cre.Status, cre.Msg)
 	case errors.As(err, &ce):
 		return fmt.Sprintf("closed %d %s", int(ce.Code), ce.Reason)
 	case errors.As(err, &ue):

@@ -14,6 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"veil/internal/client"
 	"veil/internal/e2ee"
 	"veil/internal/protocol"
 )
@@ -83,7 +84,7 @@ func (r *run) join(ctx context.Context, m *member) error {
 		session, hellos, err := joinOn(ctx, ws, m.room.keys)
 		if err != nil && websocket.CloseStatus(err) == protocol.ClosePoW && attempt == 0 {
 			ws.Close()
-			proof, err := prove(ctx, r.hc, m.server)
+			proof, err := client.ProveWork(ctx, r.hc, m.server)
 			if err != nil {
 				return fmt.Errorf("proof of work: %w", err)
 			}

@@ -79,11 +79,7 @@ func (r *run) progress(format string, args ...any) {
 func (r *run) newRooms(ctx context.Context, sizes func(i int) int) ([]*benchRoom, error) {
 	rooms := make([]*benchRoom, r.cfg.Rooms)
 	for i := range rooms {
-		k, err := newKeys()
-		if err != nil {
-			return nil, err
-		}
-		rooms[i] = &benchRoom{idx: i, server: strings.TrimRight(r.cfg.Servers[i%len(r.cfg.Servers)], "/"), keys: k, size: sizes(i)}
+		rooms[i] = &benchRoom{idx: i, server: strings.TrimRight(r.cfg.Servers[i%len(r.cfg.Servers)], "/"), size: sizes(i)}
 	}
 	r.progress("creating %d rooms", len(rooms))
 	var next atomic.Int64
@@ -91,10 +87,12 @@ func (r *run) newRooms(ctx context.Context, sizes func(i int) int) ([]*benchRoom
 	for range min(8, len(rooms)) {
 		wg.Go(func() {
 			for i := int(next.Add(1) - 1); i < len(rooms) && ctx.Err() == nil; i = int(next.Add(1) - 1) {
-				if err := createRoom(ctx, r.hc, rooms[i].server, rooms[i].keys); err != nil {
+				k, err := createRoom(ctx, r.hc, rooms[i].server)
+				if err != nil {
 					r.errs.add(classify(err), 1)
 					continue
 				}
+				rooms[i].keys = k
 				rooms[i].created.Store(true)
 			}
 		})

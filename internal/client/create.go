@@ -58,6 +58,15 @@ func ParseOwnerKey(s string) (*[32]byte, error) {
 	return nil, ErrOwnerKey
 }
 
+// CreateError is the server's refusal to create a room: its HTTP status and
+// its message.
+type CreateError struct {
+	Status int
+	Msg    string
+}
+
+func (e *CreateError) Error() string { return "the server refused to create the room: " + e.Msg }
+
 // Create makes a room on the server at base (scheme and host) as a creator's
 // browser does: the secret and the owner key never leave this process; the
 // server gets only hashes and the sealed name.
@@ -152,7 +161,7 @@ func Create(ctx context.Context, base string, o CreateOptions) (Created, error) 
 		return out, err
 	}
 	if status != http.StatusCreated {
-		return out, fmt.Errorf("the server refused to create the room: %s", answer.Error)
+		return out, &CreateError{Status: status, Msg: answer.Error}
 	}
 	out.Link, out.TTL = l.String(), time.Duration(answer.TTL)*time.Second
 	return out, nil
