@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -156,6 +157,26 @@ func procKB(pid int, field string) int64 {
 	return 0
 }
 
+// settledRSS returns the resident memory of process pid, in KiB, once it
+// has moved by less than 1% over ten readings 100 ms apart (within 30 s).
+func settledRSS(b *testing.B, pid int) int64 {
+	b.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var last []int64
+	for time.Now().Before(deadline) {
+		last = append(last, procKB(pid, "VmRSS"))
+		if n := len(last); n >= 10 {
+			lo, hi := slices.Min(last[n-10:]), slices.Max(last[n-10:])
+			if float64(hi-lo) < 0.01*float64(hi) {
+				return last[n-1]
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	b.Fatalf("the server's RSS did not settle in 30 s: last readings %v KiB", last[max(0, len(last)-10):])
+	return 0
+}
+
 // BenchmarkIdleRSS joins 2,000 members, 20 in each of 100 rooms, to a real
 // `veil serve` process, each after its hello sending nothing more, and
 // reports the server's resident memory per connection: (RSS with them
@@ -172,8 +193,7 @@ func BenchmarkIdleRSS(b *testing.B) {
 		for range rooms {
 			rms = append(rms, srv.CreateRoom(b, vtest.CreateOptions{}))
 		}
-		time.Sleep(500 * time.Millisecond) // let the heap settle before the first reading
-		before := procKB(cmd.Process.Pid, "VmRSS")
+		before := settledRSS(b, cmd.Process.Pid)
 		var cs []*vtest.Client
 		for _, rm := range rms {
 			for i := range perRoom {
@@ -184,8 +204,8 @@ func BenchmarkIdleRSS(b *testing.B) {
 				cs = append(cs, c)
 			}
 		}
-		time.Sleep(2 * time.Second) // the hellos' fan-out to finish, and the heap to settle
-		after := procKB(cmd.Process.Pid, "VmRSS")
+		// The hellos' fan-out ends, and the heap with it.
+		after := settledRSS(b, cmd.Process.Pid)
 		b.ReportMetric(float64(after-before)/float64(len(cs)), "KiB/conn")
 		b.ReportMetric(float64(after)/1024, "RSS-MiB")
 		for _, c := range cs {
