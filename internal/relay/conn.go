@@ -347,8 +347,11 @@ func (c *conn) serve(ctx context.Context) {
 	}
 	c.setMember(rm, m)
 	c.lastFrame.Store(time.Now().UnixNano())
+	// Reads end when the socket closes; a context that never ends spares
+	// the library a cancellation set up for every frame.
+	forever := context.WithoutCancel(ctx)
 	for {
-		typ, b, err := c.ws.Read(ctx)
+		typ, b, err := c.ws.Read(forever)
 		if err != nil {
 			c.readFailed(rm, m, err)
 			return

@@ -17,6 +17,11 @@ const (
 	corkMax = 1 << 20
 )
 
+// corkBufs holds the arrays of sockets that are not writing, so that a
+// socket's burst of frames takes one instead of growing a new one, and an
+// idle socket holds none.
+var corkBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
 // corkConn is a hijacked connection that can hold back writes while the
 // writer queues a batch of frames, then send them in one write: the
 // WebSocket library flushes every frame with a write of its own, a system
@@ -37,6 +42,9 @@ func (c *corkConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.corked && len(c.buf)+len(p) <= corkMax {
+		if c.buf == nil {
+			c.buf = (*corkBufs.Get().(*[]byte))[:0]
+		}
 		c.buf = append(c.buf, p...)
 		return len(p), nil
 	}
@@ -60,10 +68,12 @@ func (c *corkConn) uncork() error {
 	return c.sendLocked()
 }
 
-// release lets the held array go while the socket is idle.
+// release gives the held array back to corkBufs while the socket is idle.
 func (c *corkConn) release() {
 	c.mu.Lock()
-	if len(c.buf) == 0 {
+	if c.buf != nil && len(c.buf) == 0 {
+		b := c.buf
+		corkBufs.Put(&b)
 		c.buf = nil
 	}
 	c.mu.Unlock()
