@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -44,6 +45,9 @@ type Record = room.Record
 type Store struct {
 	js jetstream.JetStream
 	kv jetstream.KeyValue
+
+	mu      sync.Mutex
+	waiting map[protocol.RID][]*update // a room's updates not yet in a batch; present while its commitLoop runs
 }
 
 // Open binds the rooms bucket on nc, creating it (memory storage, per-key
@@ -172,47 +176,133 @@ func (s *Store) Load(ctx context.Context, rid protocol.RID) (Record, uint64, err
 // Update applies f to the room's record and writes it back if nobody else
 // wrote in between, retrying otherwise; the key keeps its TTL. It returns
 // the revision written (the one read, if f returned room.ErrUnchanged). An
-// error from f stops it and is returned as is.
+// error from f stops it and is returned as is, and nothing f did lands.
+//
+// The updates of one room that wait on this node at the same moment are
+// written together, each applied in turn to the record read once: a crowd
+// joining a room then meets at most one writer per node in the bucket
+// instead of one per member, each losing the compare-and-set to the others
+// again and again.
 func (s *Store) Update(ctx context.Context, rid protocol.RID, f func(*Record) error) (uint64, error) {
+	u := &update{ctx: ctx, f: f, done: make(chan struct{})}
+	s.mu.Lock()
+	if s.waiting == nil {
+		s.waiting = map[protocol.RID][]*update{}
+	}
+	_, busy := s.waiting[rid]
+	s.waiting[rid] = append(s.waiting[rid], u)
+	s.mu.Unlock()
+	if !busy {
+		go s.commitLoop(rid)
+	}
+	select {
+	case <-u.done:
+		return u.rev, u.err
+	case <-ctx.Done():
+		// The batch may still write it; callers treat a cancelled update
+		// as one that may have landed, as they did a cancelled write.
+		return 0, ctx.Err()
+	}
+}
+
+// update is one call of Update waiting for its batch.
+type update struct {
+	ctx  context.Context
+	f    func(*Record) error
+	rev  uint64
+	err  error
+	done chan struct{}
+}
+
+// commitBound bounds one batch's reads and writes, whatever its callers'
+// contexts: a caller that gives up does not fail the others.
+const commitBound = 15 * time.Second
+
+// commitLoop writes the updates waiting for rid, a batch at a time, until
+// none wait. s.waiting[rid] exists (maybe empty) while it runs.
+func (s *Store) commitLoop(rid protocol.RID) {
+	for {
+		s.mu.Lock()
+		batch := s.waiting[rid]
+		if len(batch) == 0 {
+			delete(s.waiting, rid)
+			s.mu.Unlock()
+			return
+		}
+		s.waiting[rid] = batch[:0:0]
+		s.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), commitBound)
+		s.commit(ctx, rid, batch)
+		cancel()
+		for _, u := range batch {
+			close(u.done)
+		}
+	}
+}
+
+// commit applies batch to rid's record and writes it with a compare-and-set
+// of the revision read, reading again and reapplying if it loses.
+func (s *Store) commit(ctx context.Context, rid protocol.RID, batch []*update) {
 	for attempt := 0; ; attempt++ {
 		rec, rev, err := s.Load(ctx, rid)
 		if err != nil {
-			return 0, err
+			for _, u := range batch {
+				u.err = err
+			}
+			return
 		}
-		if err := f(&rec); errors.Is(err, room.ErrUnchanged) {
-			return rev, nil
-		} else if err != nil {
-			return 0, err
+		var applied []*update
+		for _, u := range batch {
+			u.rev, u.err = rev, u.ctx.Err()
+			if u.err != nil {
+				continue // its caller has gone: apply nothing of it
+			}
+			next := rec.Clone()
+			if err := u.f(&next); errors.Is(err, room.ErrUnchanged) {
+				continue
+			} else if err != nil {
+				u.err = err
+				continue
+			}
+			rec, applied = next, append(applied, u)
+		}
+		if len(applied) == 0 {
+			return
 		}
 		b, err := json.Marshal(rec)
-		if err != nil {
-			return 0, err
+		if err == nil {
+			// kv.Update would drop the key's TTL: publish to the key's
+			// subject with the same compare-and-set and the TTL set again.
+			var ack *jetstream.PubAck
+			err = retry(ctx, func() (err error) {
+				ack, err = s.js.PublishMsg(ctx, &nats.Msg{Subject: "$KV." + Bucket + "." + key(rid), Data: b},
+					jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithMsgTTL(ttl(rec.Deadline)))
+				return err
+			})
+			if err == nil {
+				for _, u := range batch {
+					u.rev = ack.Sequence
+				}
+				return
+			}
 		}
-		// kv.Update would drop the key's TTL: publish to the key's subject
-		// with the same compare-and-set and the TTL set again.
-		var ack *jetstream.PubAck
-		err = retry(ctx, func() (err error) {
-			ack, err = s.js.PublishMsg(ctx, &nats.Msg{Subject: "$KV." + Bucket + "." + key(rid), Data: b},
-				jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithMsgTTL(ttl(rec.Deadline)))
-			return err
-		})
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && attempt < 50 && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
-			// Someone else wrote first. Many writers of one record (a
-			// crowd joining one room) would all read and lose again at
-			// once: wait a random while, longer each time, first.
+			// Another node wrote first. The nodes of a crowded room would
+			// all read and lose again at once: wait a random while, longer
+			// each time, first.
 			select {
 			case <-ctx.Done():
-				return 0, ctx.Err()
 			case <-time.After(time.Duration(rand.Int64N(int64(min(attempt+1, 10)) * int64(5*time.Millisecond)))):
+				continue
 			}
-			continue
+			err = ctx.Err()
 		}
-		if err != nil {
-			return 0, err
+		for _, u := range applied {
+			u.err = err
 		}
-		return ack.Sequence, nil
+		return
 	}
 }
 

@@ -135,3 +135,59 @@ func TestRoomRecordsExpireAndStayOffDisk(t *testing.T) {
 		})
 	}
 }
+
+// A crowd joining one room through three nodes at once all lands, each
+// change once, while a change that fails or changes nothing leaves the
+// record as it was.
+func TestCrowdUpdatesOneRecord(t *testing.T) {
+	c := natstest.StartCluster(t, 3)
+	var stores []*Store
+	for _, u := range c.URLs() {
+		stores = append(stores, open(t, u, 3))
+	}
+	rid := protocol.RID{4, 5, 6}
+	if err := stores[0].Create(ctxT(t), rid, Record{Verifier: [32]byte{1}, Deadline: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	const crowd = 150
+	refused := errors.New("refused")
+	var wg sync.WaitGroup
+	for i := range crowd {
+		wg.Go(func() {
+			_, err := stores[i%3].Update(ctxT(t), rid, func(r *Record) error {
+				switch i % 10 {
+				case 7:
+					r.Members = append(r.Members, room.SharedMember{Session: 100_000 + uint32(i)})
+					return refused // changed, then failed: none of it lands
+				case 8:
+					return room.ErrUnchanged
+				}
+				r.Members = append(r.Members, room.SharedMember{Session: uint32(i + 1), Node: "n"})
+				return nil
+			})
+			if want := error(nil); i%10 == 7 {
+				want = refused
+				if err != want {
+					t.Errorf("update %d: %v, want %v", i, err, want)
+				}
+			} else if err != nil {
+				t.Errorf("update %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	got, _, err := stores[1].Load(ctxT(t), rid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[uint32]bool{}
+	for _, m := range got.Members {
+		if seen[m.Session] || m.Session > 100_000 {
+			t.Errorf("member %d in the record twice or from a failed change", m.Session)
+		}
+		seen[m.Session] = true
+	}
+	if len(seen) != crowd*8/10 {
+		t.Fatalf("%d members after %d joins", len(seen), crowd*8/10)
+	}
+}

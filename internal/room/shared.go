@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -78,6 +79,15 @@ type Record struct {
 	// node of each session in it to remove that session.
 	Left []Departure `json:"lf,omitempty"`
 	Kick []uint32    `json:"k,omitempty"`
+}
+
+// Clone returns a copy of r that shares no slice with it (the bytes of
+// hellos and meta, which nobody changes in place, excepted).
+func (r Record) Clone() Record {
+	r.Members = slices.Clone(r.Members)
+	r.Left = slices.Clone(r.Left)
+	r.Kick = slices.Clone(r.Kick)
+	return r
 }
 
 // Departure is a session that left, and why (a LEFT reason).
