@@ -64,13 +64,22 @@ func Open(ctx context.Context, nc *nats.Conn, replicas int) (*Store, error) {
 		History:        1,
 		LimitMarkerTTL: time.Second,
 	}
+	// A KV bucket lets any replica answer a read (a direct get), which can
+	// be stale: a node could still see a room that was just purged. Reads
+	// of a room go to the stream's leader instead (AllowDirect off). A
+	// binding reads that setting once, so no node may bind while it is on:
+	// the bucket is made only if it is missing (making or updating it as a
+	// KV bucket would turn direct gets back on for a moment, and a node
+	// binding then would ask a responder that is gone a moment later), and
+	// every node turns it off, if it is not, before it binds.
+	//
 	// A cluster that has just started may not have placed its JetStream
 	// peers yet ("no suitable peers for placement"): try until ctx ends.
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
 		// Each try has its own deadline: a request lost in an election
 		// would otherwise take the whole of ctx.
 		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err = js.CreateOrUpdateKeyValue(actx, cfg)
+		err = readyBucket(actx, js, cfg)
 		cancel()
 		if err == nil {
 			break
@@ -81,27 +90,33 @@ func Open(ctx context.Context, nc *nats.Conn, replicas int) (*Store, error) {
 		case <-time.After(wait):
 		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("rooms bucket: %w", err)
-	}
-	// A KV bucket lets any replica answer a read (a direct get), which can
-	// be stale: a node could still see a room that was just purged. Reads
-	// of a room go to the stream's leader instead.
-	stream, err := js.Stream(ctx, "KV_"+Bucket)
-	if err != nil {
-		return nil, fmt.Errorf("rooms bucket: %w", err)
-	}
-	if sc := stream.CachedInfo().Config; sc.AllowDirect {
-		sc.AllowDirect = false
-		if _, err := js.UpdateStream(ctx, sc); err != nil {
-			return nil, fmt.Errorf("rooms bucket: %w", err)
-		}
-	}
-	kv, err := js.KeyValue(ctx, Bucket) // bound after the change: it reads AllowDirect once
+	kv, err := js.KeyValue(ctx, Bucket)
 	if err != nil {
 		return nil, fmt.Errorf("rooms bucket: %w", err)
 	}
 	return &Store{js: js, kv: kv}, nil
+}
+
+// readyBucket makes the rooms bucket if it is missing and leaves it with
+// direct gets off and replicas copies.
+func readyBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) error {
+	stream, err := js.Stream(ctx, "KV_"+Bucket)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		if _, err = js.CreateKeyValue(ctx, cfg); err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
+			return err
+		}
+		stream, err = js.Stream(ctx, "KV_"+Bucket)
+	}
+	if err != nil {
+		return err
+	}
+	if sc := stream.CachedInfo().Config; sc.AllowDirect || sc.Replicas != cfg.Replicas {
+		sc.AllowDirect, sc.Replicas = false, cfg.Replicas
+		if _, err := js.UpdateStream(ctx, sc); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func key(rid protocol.RID) string { return hex.EncodeToString(rid[:]) }

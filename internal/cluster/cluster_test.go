@@ -191,3 +191,33 @@ func TestCrowdUpdatesOneRecord(t *testing.T) {
 		t.Fatalf("%d members after %d joins", len(seen), crowd*8/10)
 	}
 }
+
+// Nodes that start together all read the rooms: none binds the bucket while
+// another has it briefly answering reads from any replica, which would
+// leave that node asking a responder that is gone.
+func TestNodesStartingTogetherAllRead(t *testing.T) {
+	for round := range 20 {
+		c := natstest.StartServer(t)
+		const nodes = 12
+		stores := make([]*Store, nodes)
+		var wg sync.WaitGroup
+		for i := range stores {
+			wg.Go(func() { stores[i] = open(t, c.URLs()[0], 1) })
+		}
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+		rid := protocol.RID{byte(round)}
+		if err := stores[0].Create(ctxT(t), rid, Record{Deadline: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range stores {
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+			if _, _, err := s.Load(ctx, rid); err != nil {
+				t.Errorf("round %d: node %d cannot read a room: %v", round, i, err)
+			}
+			cancel()
+		}
+	}
+}
