@@ -7,9 +7,11 @@ package relay
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -169,6 +171,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.mu.Unlock()
 			s.perAddr.Release(key)
 			s.wg.Done()
+		}()
+		// As the HTTP server did for the handler: a bug met by one socket
+		// ends that socket, not the process and every room with it.
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("socket handler panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				ws.CloseNow()
+			}
 		}()
 		// Not the request's context: that ends when the handler returns.
 		c.serve(context.Background())
