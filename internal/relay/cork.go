@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // corkAt is how many bytes of frames the writer gathers before it sends
@@ -78,6 +79,26 @@ func (c *corkConn) release() {
 	}
 	c.mu.Unlock()
 }
+
+// Close sends what is held before it closes the connection: the library
+// writes its answer to a client's close frame and closes at once, and that
+// answer may have been held by a writer's cork. The send is bounded by
+// closeFlush, so a peer that does not read cannot hold up the close; and a
+// write under way (a peer too slow to take it, being cut) is not waited
+// for: closing is what ends it.
+func (c *corkConn) Close() error {
+	if c.mu.TryLock() {
+		if len(c.buf) > 0 {
+			c.Conn.SetWriteDeadline(time.Now().Add(closeFlush))
+			c.sendLocked()
+		}
+		c.mu.Unlock()
+	}
+	return c.Conn.Close()
+}
+
+// closeFlush bounds the send of held frames when a socket closes.
+const closeFlush = time.Second
 
 // discard forgets what was held: the socket failed, and the frames are
 // held for a resume instead.
