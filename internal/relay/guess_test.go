@@ -8,7 +8,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"veil/internal/e2ee"
 	"veil/internal/protocol"
 	"veil/internal/vtest"
 )
@@ -51,14 +50,7 @@ func tryJoin(t *testing.T, s *vtest.Server, rid protocol.RID, join [32]byte) (we
 func TestPasswordGuessLimitHolds(t *testing.T) {
 	s := vtest.NewServer(t, vtest.Options{})
 	rm := s.CreateRoom(t, vtest.CreateOptions{Password: "correct horse battery staple"})
-	l, err := e2ee.ParseLink(rm.Link)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := e2ee.DeriveRoom(l.Secret[:], rm.Password)
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := rm.Keys(t)
 
 	const burst, more = 10, 50
 	start := time.Now() // the limiter is full since the room was made; it holds at most 10

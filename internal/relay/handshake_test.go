@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"veil/internal/e2ee"
 	"veil/internal/protocol"
 	"veil/internal/vtest"
 )
@@ -22,14 +21,7 @@ import (
 func TestJoinBehindTheUpgradeRequest(t *testing.T) {
 	s := vtest.NewServer(t, vtest.Options{})
 	rm := s.CreateRoom(t, vtest.CreateOptions{})
-	l, err := e2ee.ParseLink(rm.Link)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := e2ee.DeriveRoom(l.Secret[:], rm.Password)
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := rm.Keys(t)
 	nc, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -176,7 +177,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// ends that socket, not the process and every room with it.
 		defer func() {
 			if p := recover(); p != nil {
-				s.log.Error("socket handler panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				// The runtime's own errors only: any other value could
+				// carry what a peer sent, or an address.
+				what := fmt.Sprintf("%T", p)
+				if re, ok := p.(runtime.Error); ok {
+					what = re.Error()
+				}
+				s.log.Error("socket handler panicked", "panic", what, "stack", string(debug.Stack()))
 				ws.CloseNow()
 			}
 		}()

@@ -23,6 +23,21 @@ func linkKeys(base string, secret [32]byte, password string) (string, e2ee.Keys,
 	return l.String(), k, err
 }
 
+// Keys derives the room's keys from its link and password, as a member's
+// client does.
+func (r *Room) Keys(t testing.TB) e2ee.Keys {
+	t.Helper()
+	l, err := e2ee.ParseLink(r.Link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := e2ee.DeriveRoom(l.Secret[:], r.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 // sealMeta seals the room meta as a creator's client does: the name, if
 // any, and the report key derived from the owner key.
 func sealMeta(k e2ee.Keys, name string, owner [32]byte) ([]byte, error) {
