@@ -116,6 +116,19 @@ func (l *listener) expectFrom(t *testing.T, typ, from string) map[string]any {
 	}
 }
 
+// expectAllFrom reads lines until one of typ from each of froms, in any
+// order: members joining together may be announced in either order.
+func (l *listener) expectAllFrom(t *testing.T, typ string, froms ...string) {
+	t.Helper()
+	want := map[any]bool{}
+	for _, f := range froms {
+		want[f] = true
+	}
+	for len(want) > 0 {
+		delete(want, l.expect(t, typ, "")["from"])
+	}
+}
+
 func TestCreateSendListen(t *testing.T) {
 	s := vtest.NewServer(t, vtest.Options{})
 	link, owner := createRoom(t, s, "--name", "bots", "--purge", "owner")

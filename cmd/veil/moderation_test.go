@@ -35,8 +35,7 @@ func TestListenOwnerReadsReports(t *testing.T) {
 	troll := dialAs(t, link, "troll")
 	reporter := dialAs(t, link, "reporter")
 	vtest.Poll(t, "everyone to see everyone", func() bool { return len(troll.Members()) == 2 && len(reporter.Members()) == 2 })
-	l.expectFrom(t, "join", "troll")
-	l.expectFrom(t, "join", "reporter")
+	l.expectAllFrom(t, "join", "troll", "reporter")
 
 	vile := "something <b>vile</b>\x1b[31m"
 	if err := troll.Say(t.Context(), vile, 0); err != nil {
