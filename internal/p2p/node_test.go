@@ -23,6 +23,49 @@ func start(t *testing.T, cfg Config) *Node {
 
 func info(n *Node) peer.AddrInfo { return peer.AddrInfo{ID: n.Host.ID(), Addrs: n.Host.Addrs()} }
 
+// ready has every host say a numbered probe every 200 ms until every host
+// has heard a probe from every other: a message published as soon as a
+// peer shows in the topic can be lost, before the mesh forms.
+func ready(t *testing.T, topics []*pubsub.Topic, subs []*pubsub.Subscription) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	heard := make([]map[string]bool, len(subs))
+	done := make(chan int, len(subs))
+	for i, sub := range subs {
+		heard[i] = map[string]bool{}
+		go func() {
+			for len(heard[i]) < len(subs)-1 {
+				m, err := sub.Next(ctx)
+				if err != nil {
+					return
+				}
+				var from, k int
+				if _, err := fmt.Sscanf(string(m.Data), "probe %d %d", &from, &k); err == nil && from != i {
+					heard[i][fmt.Sprint(from)] = true
+				}
+			}
+			done <- i
+		}()
+	}
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for k, n := 0, 0; n < len(subs); k++ {
+		for i, tp := range topics {
+			tp.Publish(ctx, []byte(fmt.Sprintf("probe %d %d", i, k)))
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the hosts never all heard each other")
+		case <-tick.C:
+		}
+		for len(done) > 0 {
+			<-done
+			n++
+		}
+	}
+}
+
 // receive reads sub until it has every one of want, within 20 s.
 func receive(t *testing.T, who string, sub *pubsub.Subscription, want map[string]bool) {
 	t.Helper()
@@ -78,6 +121,7 @@ func TestRoomOverFiveHosts(t *testing.T) {
 	// Every host knows the first's subscription, and the first everyone's.
 	meshed(topics[1:], 1)
 	meshed(topics[:1], 4)
+	ready(t, topics, subs)
 	send := func(tps []*pubsub.Topic, round string) map[string]bool {
 		want := map[string]bool{}
 		for i, tp := range tps {
@@ -137,6 +181,7 @@ func TestRoomOverFiveHosts(t *testing.T) {
 		}
 	}
 	meshed([]*pubsub.Topic{ltp}, 1)
+	ready(t, append(tps, ltp), []*pubsub.Subscription{subs[0], subs[1], subs[3], subs[4], lsub})
 	want = send([]*pubsub.Topic{topics[0]}, "third")
 	receive(t, "the late host", lsub, want)
 }
