@@ -1,0 +1,145 @@
+// Package p2p runs veil rooms with no server (`veil p2p`): each member's
+// program is a go-libp2p host (TCP, Noise, Yamux) on a GossipSub topic
+// named by a hash of the room secret, found on a LAN by mDNS and across
+// networks through a Kademlia DHT with veil's own protocol prefix.
+//
+// Work in progress (issue 9): hosts, the topic and discovery.
+package p2p
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	dht "github.com/libp2p/go-libp2p-kad-dht"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
+	drouting "github.com/libp2p/go-libp2p/p2p/discovery/routing"
+	dutil "github.com/libp2p/go-libp2p/p2p/discovery/util"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+)
+
+// DHTPrefix keeps veil's DHT apart from any other (the IPFS one above all).
+const DHTPrefix = "/veil"
+
+// Config describes a host.
+type Config struct {
+	Listen    []string        // multiaddrs to listen on; none: /ip4/0.0.0.0/tcp/0
+	Bootstrap []peer.AddrInfo // DHT peers to start from
+	MDNS      bool            // look for peers on the LAN
+}
+
+// Node is one member's host.
+type Node struct {
+	Host host.Host
+	PS   *pubsub.PubSub
+	DHT  *dht.IpfsDHT
+	disc *drouting.RoutingDiscovery
+	mdns mdns.Service
+}
+
+// New starts a host with Noise and Yamux over TCP only, GossipSub without
+// pubsub signatures (veil signs its own envelopes), and a DHT server.
+func New(ctx context.Context, cfg Config) (*Node, error) {
+	listen := cfg.Listen
+	if len(listen) == 0 {
+		listen = []string{"/ip4/0.0.0.0/tcp/0"}
+	}
+	h, err := libp2p.New(
+		libp2p.ListenAddrStrings(listen...),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.DisableRelay(),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("p2p host: %w", err)
+	}
+	n := &Node{Host: h}
+	n.DHT, err = dht.New(h, dht.Mode(dht.ModeServer), dht.ProtocolPrefix(DHTPrefix), dht.BootstrapPeers(cfg.Bootstrap...))
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("p2p dht: %w", err)
+	}
+	n.PS, err = pubsub.NewGossipSub(ctx, h,
+		// No author, sequence number or signature: veil's envelopes are
+		// signed by their members, and a message carries no host id.
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign), pubsub.WithNoAuthor(),
+		pubsub.WithMessageIdFn(func(m *pb.Message) string { s := sha256.Sum256(m.Data); return string(s[:]) }))
+	if err != nil {
+		n.Close()
+		return nil, fmt.Errorf("p2p pubsub: %w", err)
+	}
+	for _, b := range cfg.Bootstrap {
+		if err := h.Connect(ctx, b); err != nil {
+			n.Close()
+			return nil, fmt.Errorf("p2p bootstrap %s: %w", b.ID, err)
+		}
+	}
+	if err := n.DHT.Bootstrap(ctx); err != nil {
+		n.Close()
+		return nil, fmt.Errorf("p2p dht: %w", err)
+	}
+	n.disc = drouting.NewRoutingDiscovery(n.DHT)
+	if cfg.MDNS {
+		n.mdns = mdns.NewMdnsService(h, "veil", notifee{h})
+		if err := n.mdns.Start(); err != nil {
+			n.Close()
+			return nil, fmt.Errorf("p2p mdns: %w", err)
+		}
+	}
+	return n, nil
+}
+
+// Close stops the host.
+func (n *Node) Close() error {
+	var errs []error
+	if n.mdns != nil {
+		errs = append(errs, n.mdns.Close())
+	}
+	if n.DHT != nil {
+		errs = append(errs, n.DHT.Close())
+	}
+	errs = append(errs, n.Host.Close())
+	return errors.Join(errs...)
+}
+
+// Rendezvous is the DHT key and topic name of a room: a hash of a value
+// derived from its secret, so it names the room to nobody without the link.
+func Rendezvous(id []byte) string {
+	s := sha256.Sum256(append([]byte("veil p2p rendezvous v1\x00"), id...))
+	return "veil-" + hex.EncodeToString(s[:])
+}
+
+// Find advertises this host under ns on the DHT and connects to the
+// peers found there, until ctx ends.
+func (n *Node) Find(ctx context.Context, ns string) error {
+	dutil.Advertise(ctx, n.disc, ns)
+	peers, err := n.disc.FindPeers(ctx, ns)
+	if err != nil {
+		return err
+	}
+	for p := range peers {
+		if p.ID == n.Host.ID() || len(p.Addrs) == 0 {
+			continue
+		}
+		n.Host.Connect(ctx, p)
+	}
+	return nil
+}
+
+type notifee struct{ h host.Host }
+
+func (f notifee) HandlePeerFound(p peer.AddrInfo) {
+	if p.ID != f.h.ID() {
+		f.h.Connect(context.Background(), p)
+	}
+}
