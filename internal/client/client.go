@@ -46,7 +46,39 @@ type Config struct {
 	// Nodes are other nodes of the link's cluster (http:// or https://
 	// base URLs), tried in turn with the link's server when resuming.
 	Nodes []string
+	// Connect, when set, opens the room with no relay (a peer-to-peer
+	// room, internal/p2p) for this session's keys and identity, instead of
+	// the link's server; the link then needs no server address, and
+	// Reconnect, Nodes and HTTPClient are not used.
+	Connect func(ctx context.Context, k e2ee.Keys, id e2ee.Identity) (Conn, error)
 }
+
+// Conn carries a session's frames (docs/protocol.md): the relay's
+// WebSocket, or what stands in for a relay in a peer-to-peer room.
+type Conn interface {
+	// Read returns the next frame. A refusal or the session's end is a
+	// *CloseError (or, from a WebSocket, a websocket.CloseError).
+	Read(ctx context.Context) ([]byte, error)
+	Write(ctx context.Context, frame []byte) error
+	// Close ends the session as a closed tab does; CloseNow drops it.
+	Close() error
+	CloseNow() error
+}
+
+// wsConn is a Conn over the relay's WebSocket.
+type wsConn struct{ ws *websocket.Conn }
+
+func (w wsConn) Read(ctx context.Context) ([]byte, error) {
+	_, b, err := w.ws.Read(ctx)
+	return b, err
+}
+
+func (w wsConn) Write(ctx context.Context, frame []byte) error {
+	return w.ws.Write(ctx, websocket.MessageBinary, frame)
+}
+
+func (w wsConn) Close() error    { return w.ws.Close(websocket.StatusNormalClosure, "bye") }
+func (w wsConn) CloseNow() error { return w.ws.CloseNow() }
 
 // Member is what the client knows of another member.
 type Member struct {
@@ -118,7 +150,7 @@ type Client struct {
 	now    func() time.Time
 
 	wsMu sync.Mutex // guards ws, replaced on resume
-	ws   *websocket.Conn
+	ws   Conn
 
 	mu      sync.Mutex // guards everything below
 	session uint32
@@ -162,8 +194,11 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if l.Base == "" {
+	if l.Base == "" && cfg.Connect == nil {
 		return nil, fmt.Errorf("%w: the link has no server address", e2ee.ErrBadLink)
+	}
+	if cfg.Connect != nil {
+		cfg.Reconnect, cfg.Nodes = false, nil
 	}
 	if l.Password && cfg.Password == "" {
 		return nil, errors.New("this room needs a password")
@@ -189,9 +224,14 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
-	b, err := c.join(ctx, l.Base, "")
+	var b []byte
+	if cfg.Connect != nil {
+		b, err = c.open(ctx)
+	} else {
+		b, err = c.join(ctx, l.Base, "")
+	}
 	var ce *CloseError
-	if errors.As(err, &ce) && ce.Code == protocol.ClosePoW {
+	if errors.As(err, &ce) && ce.Code == protocol.ClosePoW && cfg.Connect == nil {
 		// The server asks for a proof of work: do it once and join again.
 		hc := cfg.HTTPClient
 		if hc == nil {
@@ -225,6 +265,27 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	go c.readLoop(rctx)
 	return c, nil
+}
+
+// open joins through Config.Connect and returns the first frame answered.
+func (c *Client) open(ctx context.Context) ([]byte, error) {
+	conn, err := c.cfg.Connect(ctx, c.keys, c.id)
+	if err != nil {
+		return nil, err
+	}
+	c.wsMu.Lock()
+	c.ws = conn
+	c.wsMu.Unlock()
+	if err := c.write(ctx, protocol.Encode(protocol.Join{RID: c.keys.RID, Join: c.keys.Join})); err != nil {
+		conn.CloseNow()
+		return nil, err
+	}
+	b, err := conn.Read(ctx)
+	if err != nil {
+		conn.CloseNow()
+		return nil, describeClose(err)
+	}
+	return b, nil
 }
 
 // describeClose turns a refusal into an error a person can read.
@@ -263,7 +324,7 @@ func (c *Client) join(ctx context.Context, base, proof string) ([]byte, error) {
 	}
 	ws.SetReadLimit(protocol.MaxWelcome)
 	c.wsMu.Lock()
-	c.ws = ws
+	c.ws = wsConn{ws}
 	c.wsMu.Unlock()
 	if err := c.write(ctx, protocol.Encode(protocol.Join{RID: c.keys.RID, Join: c.keys.Join})); err != nil {
 		ws.CloseNow()
@@ -284,7 +345,7 @@ func wsOf(base string) string {
 
 // dialWS opens a socket to the link's server, or, for try > 0, in turn to
 // it and the other nodes of Config.Nodes.
-func (c *Client) dialWS(ctx context.Context, try int) (*websocket.Conn, error) {
+func (c *Client) dialWS(ctx context.Context, try int) (Conn, error) {
 	url := c.wsURL
 	if n := len(c.cfg.Nodes); n > 0 && try%(n+1) > 0 {
 		url = wsOf(c.cfg.Nodes[try%(n+1)-1])
@@ -294,10 +355,10 @@ func (c *Client) dialWS(ctx context.Context, try int) (*websocket.Conn, error) {
 		return nil, err
 	}
 	ws.SetReadLimit(protocol.MaxWelcome)
-	return ws, nil
+	return wsConn{ws}, nil
 }
 
-func (c *Client) conn() *websocket.Conn {
+func (c *Client) conn() Conn {
 	c.wsMu.Lock()
 	defer c.wsMu.Unlock()
 	return c.ws
@@ -307,7 +368,7 @@ func (c *Client) write(ctx context.Context, frame []byte) error {
 	c.tap("out", frame)
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	return c.conn().Write(wctx, websocket.MessageBinary, frame)
+	return c.conn().Write(wctx, frame)
 }
 
 // Events returns the channel of room events. It is closed when the session

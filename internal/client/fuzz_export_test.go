@@ -19,7 +19,7 @@ import (
 // to ws (and through cfg.Tap); the caller closes ws.
 func NewOffline(cfg Config, k e2ee.Keys, id e2ee.Identity, self uint32, ws *websocket.Conn) *Client {
 	c := &Client{cfg: cfg, keys: k, id: id, events: make(chan Event, 16), done: make(chan struct{}), now: time.Now,
-		members: map[uint32]*member{}, session: self, ws: ws}
+		members: map[uint32]*member{}, session: self, ws: wsConn{ws}}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.startEpochLocked(context.Background()) // no members: writes nothing

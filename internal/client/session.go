@@ -137,7 +137,7 @@ func (c *Client) sendKeyLocked(ctx context.Context, m *member) error {
 func (c *Client) readLoop(ctx context.Context) {
 	defer close(c.events)
 	for {
-		_, b, err := c.conn().Read(ctx)
+		b, err := c.conn().Read(ctx)
 		if err != nil && c.resume(ctx, err) {
 			continue
 		}
@@ -422,7 +422,7 @@ func (c *Client) Close() error {
 		c.closed = ErrClosed
 	}
 	c.mu.Unlock()
-	err := c.conn().Close(websocket.StatusNormalClosure, "bye")
+	err := c.conn().Close()
 	c.cancel()
 	for range c.events {
 	}
@@ -699,10 +699,10 @@ func (c *Client) resume(ctx context.Context, err error) bool {
 		}
 		frame := protocol.Encode(protocol.Resume{RID: rid, Token: token})
 		c.tap("out", frame)
-		err = ws.Write(dctx, websocket.MessageBinary, frame)
+		err = ws.Write(dctx, frame)
 		var b []byte
 		if err == nil {
-			_, b, err = ws.Read(dctx)
+			b, err = ws.Read(dctx)
 		}
 		cancel()
 		if err != nil {
