@@ -133,6 +133,21 @@ func (c *Client) sendKeyLocked(ctx context.Context, m *member) error {
 	return c.write(ctx, envFrame(env))
 }
 
+// ResendKey hands a member this session's current chain key again: a room
+// with no relay (internal/p2p) may lose a message, and the member asks.
+func (c *Client) ResendKey(ctx context.Context, session uint32) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m, ok := c.members[session]
+	if !ok {
+		return ErrNotMember
+	}
+	if c.group == nil {
+		return nil
+	}
+	return c.sendKeyLocked(ctx, m)
+}
+
 // readLoop handles frames until the socket ends, then closes Events.
 func (c *Client) readLoop(ctx context.Context) {
 	defer close(c.events)

@@ -3,7 +3,9 @@
 // named by a hash of the room secret, found on a LAN by mDNS and across
 // networks through a Kademlia DHT with veil's own protocol prefix.
 //
-// Work in progress (issue 9): hosts, the topic and discovery.
+// A room's peer (Room) stands in for the relay: internal/client runs over
+// it unchanged, so the end-to-end scheme is the one of server mode. See
+// docs/p2p.md.
 package p2p
 
 import (
@@ -12,11 +14,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
+	"github.com/libp2p/go-libp2p"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
-	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
@@ -35,6 +39,7 @@ type Config struct {
 	Listen    []string        // multiaddrs to listen on; none: /ip4/0.0.0.0/tcp/0
 	Bootstrap []peer.AddrInfo // DHT peers to start from
 	MDNS      bool            // look for peers on the LAN
+	MDNSName  string          // the mDNS service to announce and look for; "" means "_veil._udp"
 }
 
 // Node is one member's host.
@@ -69,7 +74,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		h.Close()
 		return nil, fmt.Errorf("p2p dht: %w", err)
 	}
-	n.PS, err = pubsub.NewGossipSub(ctx, h,
+	n.PS, err = pubsub.NewGossipSub(context.Background(), h,
+		pubsub.WithMaxMessageSize(MaxMessage+64), pubsub.WithPeerOutboundQueueSize(256),
 		// No author, sequence number or signature: veil's envelopes are
 		// signed by their members, and a message carries no host id.
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign), pubsub.WithNoAuthor(),
@@ -78,19 +84,28 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		n.Close()
 		return nil, fmt.Errorf("p2p pubsub: %w", err)
 	}
+	// The bootstrap peers are tried together; one that cannot be reached
+	// is no failure: another, mDNS or the DHT may still find the room.
+	var wg sync.WaitGroup
 	for _, b := range cfg.Bootstrap {
-		if err := h.Connect(ctx, b); err != nil {
-			n.Close()
-			return nil, fmt.Errorf("p2p bootstrap %s: %w", b.ID, err)
-		}
+		wg.Go(func() {
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			h.Connect(cctx, b)
+		})
 	}
+	wg.Wait()
 	if err := n.DHT.Bootstrap(ctx); err != nil {
 		n.Close()
 		return nil, fmt.Errorf("p2p dht: %w", err)
 	}
 	n.disc = drouting.NewRoutingDiscovery(n.DHT)
 	if cfg.MDNS {
-		n.mdns = mdns.NewMdnsService(h, "veil", notifee{h})
+		name := cfg.MDNSName
+		if name == "" {
+			name = "_veil._udp"
+		}
+		n.mdns = mdns.NewMdnsService(h, name, notifee{h})
 		if err := n.mdns.Start(); err != nil {
 			n.Close()
 			return nil, fmt.Errorf("p2p mdns: %w", err)
@@ -119,10 +134,12 @@ func Rendezvous(id []byte) string {
 	return "veil-" + hex.EncodeToString(s[:])
 }
 
-// Find advertises this host under ns on the DHT and connects to the
-// peers found there, until ctx ends.
+// Advertise puts this host under ns on the DHT, again before the record
+// expires, until ctx ends.
+func (n *Node) Advertise(ctx context.Context, ns string) { dutil.Advertise(ctx, n.disc, ns) }
+
+// Find connects to the peers advertised under ns.
 func (n *Node) Find(ctx context.Context, ns string) error {
-	dutil.Advertise(ctx, n.disc, ns)
 	peers, err := n.disc.FindPeers(ctx, ns)
 	if err != nil {
 		return err

@@ -155,6 +155,7 @@ func TestRoomOverFiveHosts(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	for _, i := range alive {
+		nodes[i].Advertise(ctx, ns)
 		go nodes[i].Find(ctx, ns)
 	}
 	late := start(t, Config{Bootstrap: []peer.AddrInfo{info(nodes[4])}})
@@ -169,6 +170,7 @@ func TestRoomOverFiveHosts(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for found := false; !found; {
 		fctx, fcancel := context.WithTimeout(ctx, 5*time.Second)
+		late.Advertise(fctx, ns)
 		late.Find(fctx, ns)
 		fcancel()
 		for _, i := range alive[:3] { // not host 4, its bootstrap peer
