@@ -10,6 +10,7 @@ import (
 
 	"veil/internal/client"
 	"veil/internal/e2ee"
+	"veil/internal/p2p"
 )
 
 // joinOptions are the flags every command that joins a room shares.
@@ -18,6 +19,7 @@ type joinOptions struct {
 	passwordFile string
 	proxy        string
 	nodes        []string
+	p2p          p2pOptions
 }
 
 func (o *joinOptions) register(fs *flag.FlagSet) {
@@ -31,14 +33,22 @@ func (o *joinOptions) register(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.StringVar(&o.proxy, "proxy", "", "dial through the SOCKS5 proxy at `URL`, e.g. socks5://127.0.0.1:9050 for Tor (host names are resolved by the proxy)")
+	o.p2p.register(fs)
 }
 
 // join parses link, asks for the password if the room has one, and joins.
 // On failure it reports to stderr and returns the exit code.
 func join(ctx context.Context, o joinOptions, link string, reconnect bool, stdin io.Reader, stderr io.Writer, name string) (*client.Client, int) {
+	if p2p.IsLink(link) {
+		return joinP2P(ctx, o, link, stdin, stderr, name)
+	}
+	if len(o.p2p.listen)+len(o.p2p.bootstrap) > 0 || o.p2p.noMDNS {
+		fmt.Fprintf(stderr, "%s: --listen, --bootstrap and --no-mdns are for a p2p link (veil:p2p…)\n", name)
+		return nil, exitUsage
+	}
 	l, err := e2ee.ParseLink(link)
 	if err != nil || l.Base == "" {
-		fmt.Fprintf(stderr, "%s: %q is not a veil link (https://HOST/#1.SECRET)\n", name, link)
+		fmt.Fprintf(stderr, "%s: %q is not a veil link (https://HOST/#1.SECRET or veil:p2p…)\n", name, link)
 		return nil, exitUsage
 	}
 	hc, err := proxyHTTPClient(o.proxy)

@@ -14,9 +14,13 @@ Usage:
   veil chat [flags] LINK        join a room in the terminal
   veil send [flags] LINK TEXT   send one message (TEXT "-" reads standard input)
   veil listen [flags] LINK      print the room's events as JSON lines
+  veil p2p create [flags]       create a room with no server and stay up as its first peer
   veil bench [flags]            load a server with real protocol clients and report
   veil bench-baseline [flags]   run a minimal broadcast relay, a yardstick for benchmarks
   veil help [command]           show help
+
+chat, send and listen take a server's link (https://HOST/#…) or a p2p link
+(veil:p2p…#…), with which they run as a peer of a room that has no server.
 
 Run 'veil COMMAND --help' for a command's flags and exit codes.
 `
@@ -40,6 +44,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return send(ctx, args[1:], stdin, stdout, stderr)
 	case "listen":
 		return listen(ctx, args[1:], stdin, stdout, stderr)
+	case "p2p":
+		return p2pCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
 	case "bench-baseline":

@@ -185,7 +185,8 @@ func (l Link) Topic() string {
 // not answer it, and it says nothing of the room.
 func (l Link) mdnsName() string {
 	s := sha256.Sum256([]byte(l.Topic()))
-	return "_v" + hex.EncodeToString(s[:6]) + "._udp"
+	// A bare label: zeroconf here finds nothing for a "_name._udp" form.
+	return "v" + hex.EncodeToString(s[:6])
 }
 
 // ErrBadOwnerKey is returned for an owner key that is not this room's.

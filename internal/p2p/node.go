@@ -39,7 +39,7 @@ type Config struct {
 	Listen    []string        // multiaddrs to listen on; none: /ip4/0.0.0.0/tcp/0
 	Bootstrap []peer.AddrInfo // DHT peers to start from
 	MDNS      bool            // look for peers on the LAN
-	MDNSName  string          // the mDNS service to announce and look for; "" means "_veil._udp"
+	MDNSName  string          // the mDNS service to announce and look for; "" means "veil"
 }
 
 // Node is one member's host.
@@ -103,7 +103,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.MDNS {
 		name := cfg.MDNSName
 		if name == "" {
-			name = "_veil._udp"
+			name = "veil"
 		}
 		n.mdns = mdns.NewMdnsService(h, name, notifee{h})
 		if err := n.mdns.Start(); err != nil {

@@ -26,6 +26,9 @@ const (
 	holdFor    = 10 * time.Second // an envelope waits this long for its sender's hello or key
 	freshFor   = 2 * time.Minute  // a notice whose clock is further off is refused
 	linger     = 500 * time.Millisecond
+	byeGrace   = time.Second // a goodbye may overtake what the member sent before it
+	settleFor  = 700 * time.Millisecond // a newcomer joins once no new member has answered it for this long
+	answerGap  = 200 * time.Millisecond // a member answers newcomers at most this often
 )
 
 // Bounds on what a peer keeps for others.
@@ -66,6 +69,7 @@ type Room struct {
 	wake  chan struct{} // a frame was put in replies
 	done  chan struct{} // the room ended for this peer
 	shut  sync.Once
+	loops sync.WaitGroup // the room's goroutines, done before the topic closes
 
 	mu       sync.Mutex
 	session  uint32
@@ -73,6 +77,7 @@ type Room struct {
 	replies  [][]byte
 	members  map[uint32]*peerMember
 	order    []uint32
+	gone     map[uint32]bool // sessions that left: a session number is never reused
 	held     map[uint32][]heldEnv
 	nheld    int
 	asked    map[[2]uint32]time.Time // (member, epoch): when we last asked for its key
@@ -80,6 +85,7 @@ type Room struct {
 	told     time.Time               // when we last said we are here
 	ended    *client.CloseError
 	over     bool // the room ended for this peer
+	unopened int  // alive notices whose hello did not open: another password
 	rekey    func(uint32)
 }
 
@@ -91,6 +97,10 @@ type peerMember struct {
 	alive uint64    // the clock of its newest alive notice
 	seen  time.Time // when it was last heard from
 	keyed uint32    // the newest epoch whose sender key to us went to the client
+	// leaving is when a member that said goodbye is gone: until then what
+	// it sent before (which the topic may bring after) still goes through.
+	leaving time.Time
+	reason  byte
 }
 
 type heldEnv struct {
@@ -136,7 +146,7 @@ func open(ctx context.Context, l Link, o Options, k e2ee.Keys, id e2ee.Identity)
 	}
 	r := &Room{link: l, keys: k, id: id, node: n, self: n.Host.ID(),
 		pace: rate.NewLimiter(4<<20, 1<<20), in: make(chan []byte, 4096), wake: make(chan struct{}, 1),
-		done: make(chan struct{}), members: map[uint32]*peerMember{}, held: map[uint32][]heldEnv{},
+		done: make(chan struct{}), members: map[uint32]*peerMember{}, gone: map[uint32]bool{}, held: map[uint32][]heldEnv{},
 		asked: map[[2]uint32]time.Time{}, answered: map[uint32]time.Time{}}
 	name := l.Topic()
 	if err := n.PS.RegisterTopicValidator(name, r.validate); err != nil {
@@ -157,22 +167,49 @@ func open(ctx context.Context, l Link, o Options, k e2ee.Keys, id e2ee.Identity)
 	}
 	rctx, stop := context.WithCancel(context.Background())
 	r.stop = stop
-	go r.readTopic(rctx)
-	go r.tick(rctx)
-	go r.discover(rctx, name)
-	go r.greet(rctx, events)
+	r.loops.Go(func() { r.readTopic(rctx) })
+	r.loops.Go(func() { r.tick(rctx) })
+	r.loops.Go(func() { r.discover(rctx, name) })
+	r.loops.Go(func() { r.greet(rctx, events) })
 	if o.Wait > 0 {
+		// Ask who is here until members answer, and go on until no new
+		// one has for a moment, so that the WELCOME lists them all.
 		wctx, cancel := context.WithTimeout(ctx, o.Wait)
 		defer cancel()
-		for r.Members() == 0 && wctx.Err() == nil {
+		var asked, changed time.Time
+		for seen := 0; wctx.Err() == nil; {
+			if n := r.Members(); n != seen {
+				seen, changed = n, time.Now()
+			}
+			if seen > 0 && time.Since(changed) >= settleFor {
+				break
+			}
+			if time.Since(asked) >= 300*time.Millisecond && len(r.topic.ListPeers()) > 0 {
+				asked = time.Now()
+				// A who carries random bytes: the topic drops a message
+				// that is byte for byte one it has seen.
+				who := make([]byte, 1+whoNonce)
+				who[0] = msgWho
+				rand.Read(who[1:])
+				r.publish(wctx, who)
+			}
 			select {
 			case <-wctx.Done():
-			case <-time.After(50 * time.Millisecond):
+			case <-time.After(20 * time.Millisecond):
 			}
 		}
 		if ctx.Err() != nil {
 			r.CloseNow()
 			return nil, ctx.Err()
+		}
+		r.mu.Lock()
+		wrong := len(r.members) == 0 && r.unopened > 0 && l.Room.Password
+		r.mu.Unlock()
+		if wrong {
+			// Peers of the room are here, and no hello of theirs opens
+			// under this password's key.
+			r.CloseNow()
+			return nil, &client.CloseError{Code: protocol.CloseWrongPassword, Reason: "wrong password"}
 		}
 	}
 	return r, nil
@@ -271,7 +308,15 @@ func (r *Room) Write(ctx context.Context, frame []byte) error {
 	case protocol.Purge:
 		return r.purge(ctx, f)
 	case protocol.Active:
-	case protocol.Owner, protocol.Kick, protocol.Lock:
+	case protocol.Owner:
+		// The owner key is proven to this peer only: it purges; there is
+		// no server to enforce a kick or a lock.
+		if k := ed25519.NewKeyFromSeed(f.Key[:]); !k.Public().(ed25519.PublicKey).Equal(r.link.Owner) {
+			r.reply(protocol.Error{Code: protocol.CodeNotAllowed, Reason: "wrong owner key"})
+		} else {
+			r.reply(protocol.State{Flags: protocol.StateOwner})
+		}
+	case protocol.Kick, protocol.Lock:
 		r.reply(protocol.Error{Code: protocol.CodeNotAllowed, Reason: "a peer-to-peer room has no owner powers but purge: no server is there to enforce them"})
 	default:
 		return fmt.Errorf("p2p: %T is not sent in a peer-to-peer room", f)
@@ -289,7 +334,7 @@ func (r *Room) join(j protocol.Join) error {
 		r.mu.Unlock()
 		return errors.New("p2p: joined already")
 	}
-	for r.session == 0 || r.members[r.session] != nil {
+	for r.session == 0 || r.members[r.session] != nil || r.gone[r.session] {
 		var b [4]byte
 		rand.Read(b[:])
 		r.session = binary.BigEndian.Uint32(b[:])
@@ -323,7 +368,7 @@ func (r *Room) envelopeOut(ctx context.Context, f protocol.Envelope) error {
 		return err
 	}
 	if f.Header.Kind == protocol.KindHello {
-		r.sayAlive(ctx, true)
+		r.sayAlive(ctx, 0)
 	}
 	return nil
 }
@@ -352,12 +397,12 @@ func (r *Room) say(ctx context.Context, n notice, key ed25519.PrivateKey) error 
 	return r.publish(ctx, n.sign(r.keys.RID, key))
 }
 
-// sayAlive says this session is here, with its hello; unless force, at
-// most once a second.
-func (r *Room) sayAlive(ctx context.Context, force bool) {
+// sayAlive says this session is here, with its hello, unless it did in
+// the last gap.
+func (r *Room) sayAlive(ctx context.Context, gap time.Duration) {
 	r.mu.Lock()
 	hello := r.hello
-	due := force || time.Since(r.told) >= time.Second
+	due := time.Since(r.told) >= gap
 	if due && hello != nil {
 		r.told = time.Now()
 	}
@@ -411,13 +456,14 @@ func (r *Room) end(why *client.CloseError, wait time.Duration) {
 	r.shut.Do(func() {
 		r.mu.Lock()
 		r.ended, r.over = why, true
-		r.members, r.order, r.held, r.hello = map[uint32]*peerMember{}, nil, map[uint32][]heldEnv{}, nil
+		r.members, r.order, r.held, r.hello, r.gone = map[uint32]*peerMember{}, nil, map[uint32][]heldEnv{}, nil, map[uint32]bool{}
 		r.mu.Unlock()
 		close(r.done)
 		go func() {
 			time.Sleep(wait)
 			r.stop()
 			r.sub.Cancel()
+			r.loops.Wait()
 			r.node.PS.UnregisterTopicValidator(r.topic.String())
 			r.topic.Close()
 			r.node.Close()
@@ -435,30 +481,15 @@ func (r *Room) readTopic(ctx context.Context) {
 		if m.ReceivedFrom == r.self {
 			continue // our own, delivered back
 		}
-		env, n, err := decode(m.Data)
-		if err != nil {
-			continue // the validator let nothing like it through
-		}
 		var out [][]byte
-		var rekey func(uint32)
-		var ask *notice
+		var then []func(context.Context)
 		r.mu.Lock()
 		if !r.over {
-			if env != nil {
-				out, ask = r.envelopeInLocked(env, time.Now())
-			} else {
-				out, rekey = r.noticeLocked(n)
-			}
+			out, then = r.messageLocked(m.Data, time.Now())
 		}
 		r.mu.Unlock()
-		if ask != nil {
-			r.say(ctx, *ask, r.id.Ed)
-		}
-		if rekey != nil {
-			rekey(n.Session)
-		}
-		if n.Kind == msgAlive && len(out) > 0 {
-			r.sayAlive(ctx, false) // a newcomer: it learns of us at once
+		for _, f := range then {
+			f(ctx)
 		}
 		for _, b := range out {
 			select {
@@ -471,45 +502,22 @@ func (r *Room) readTopic(ctx context.Context) {
 	}
 }
 
-// helloLocked takes in a member's hello (from an envelope or an alive
-// notice) and returns it as a frame for the client if it is news: a new
-// member, or a newer hello of one (which has every member send it its key
-// again).
-func (r *Room) helloLocked(hello []byte, now time.Time) [][]byte {
-	m, h, err := e2ee.OpenHello(r.keys, hello)
-	if err != nil || h.Sender == 0 || h.Sender == r.session {
-		return nil
+// messageLocked takes in a topic message. It returns frames for the
+// client, and what to do once the lock is let go: ask a member for its
+// key, resend ours, or say we are here to a newcomer.
+//
+// What a member sends before its hello is here, or a message before its
+// key is, waits a while (the topic's peers check messages concurrently, so
+// they may pass them on out of order); a message whose key is late has the
+// member asked for it again.
+func (r *Room) messageLocked(data []byte, now time.Time) ([][]byte, []func(context.Context)) {
+	env, n, err := decode(data)
+	if err != nil {
+		return nil, nil // the validator let nothing like it through
 	}
-	pm := r.members[h.Sender]
-	if pm != nil && (!pm.ed.Equal(m.EdPub) || string(pm.x) != string(m.XPub)) {
-		return nil // another member's session number: the first keeps it
+	if env == nil {
+		return r.noticeLocked(data, n, now)
 	}
-	if pm == nil {
-		if len(r.members) >= protocol.MaxMembers-1 {
-			return nil
-		}
-		pm = &peerMember{ed: m.EdPub, x: m.XPub}
-		r.members[h.Sender] = pm
-		r.order = append(r.order, h.Sender)
-	} else if h.Seq <= pm.seq {
-		pm.seen = now
-		return nil
-	}
-	pm.hello, pm.seq, pm.seen = hello, h.Seq, now
-	if r.session == 0 {
-		return nil // the WELCOME will list it
-	}
-	out := [][]byte{frameOf(hello)}
-	return append(out, r.releaseLocked(h.Sender, now)...)
-}
-
-func frameOf(env []byte) []byte { return append([]byte{protocol.TypeEnvelope}, env...) }
-
-// envelopeInLocked takes in an envelope from the topic. What a member
-// sends before its hello, or a message before its key, is held for a
-// while, as the topic may deliver them out of order; a message whose key
-// is late has the member asked for it again.
-func (r *Room) envelopeInLocked(env []byte, now time.Time) ([][]byte, *notice) {
 	h, _ := protocol.ParseHeader(env)
 	if h.RID != r.keys.RID || h.Sender == r.session {
 		return nil, nil
@@ -518,52 +526,90 @@ func (r *Room) envelopeInLocked(env []byte, now time.Time) ([][]byte, *notice) {
 		return nil, nil // addressed to another member
 	}
 	if h.Kind == protocol.KindHello {
-		return r.helloLocked(env, now), nil
+		return r.helloLocked(env, now)
 	}
 	if r.session == 0 {
 		return nil, nil
 	}
 	pm := r.members[h.Sender]
-	if pm == nil || h.Kind == protocol.KindMsg && h.Epoch > pm.keyed {
-		r.holdLocked(h.Sender, env, now)
-		if pm == nil {
-			return nil, nil
-		}
+	if pm == nil {
+		r.holdLocked(h.Sender, data, now)
+		return nil, nil
+	}
+	if h.Kind == protocol.KindMsg && h.Epoch > pm.keyed {
+		r.holdLocked(h.Sender, data, now)
 		return nil, r.askLocked(h.Sender, h.Epoch, now)
 	}
 	pm.seen = now
 	if h.Kind == protocol.KindSenderKey && h.Epoch > pm.keyed {
 		pm.keyed = h.Epoch
-		return append([][]byte{frameOf(env)}, r.releaseLocked(h.Sender, now)...), nil
+		out, then := r.releaseLocked(h.Sender, now)
+		return append([][]byte{frameOf(env)}, out...), then
 	}
 	return [][]byte{frameOf(env)}, nil
 }
 
-func (r *Room) holdLocked(s uint32, env []byte, now time.Time) {
+// helloLocked takes in a member's hello (from an envelope or an alive
+// notice) and returns it as a frame for the client if it is news: a new
+// member, or a newer hello of one (which has every member send it its key
+// again). A newcomer hears from us at once.
+func (r *Room) helloLocked(hello []byte, now time.Time) ([][]byte, []func(context.Context)) {
+	m, h, err := e2ee.OpenHello(r.keys, hello)
+	if err != nil || h.Sender == 0 || h.Sender == r.session || r.gone[h.Sender] {
+		return nil, nil
+	}
+	pm := r.members[h.Sender]
+	if pm != nil && (!pm.ed.Equal(m.EdPub) || string(pm.x) != string(m.XPub)) {
+		return nil, nil // another member's session number: the first keeps it
+	}
+	if pm == nil {
+		if len(r.members) >= protocol.MaxMembers-1 {
+			return nil, nil
+		}
+		pm = &peerMember{ed: m.EdPub, x: m.XPub}
+		r.members[h.Sender] = pm
+		r.order = append(r.order, h.Sender)
+	} else if h.Seq <= pm.seq {
+		pm.seen = now
+		return nil, nil
+	}
+	pm.hello, pm.seq, pm.seen = hello, h.Seq, now
+	if r.session == 0 {
+		return nil, nil // the WELCOME will list it
+	}
+	out, then := r.releaseLocked(h.Sender, now)
+	then = append(then, func(ctx context.Context) { r.sayAlive(ctx, answerGap) })
+	return append([][]byte{frameOf(hello)}, out...), then
+}
+
+func frameOf(env []byte) []byte { return append([]byte{protocol.TypeEnvelope}, env...) }
+
+func (r *Room) holdLocked(s uint32, data []byte, now time.Time) {
 	if r.nheld >= holdTotal || len(r.held[s]) >= holdPerSender {
 		return
 	}
-	r.held[s] = append(r.held[s], heldEnv{env, now})
+	r.held[s] = append(r.held[s], heldEnv{data, now})
 	r.nheld++
 }
 
-// releaseLocked returns the held envelopes of s that can now go to the
-// client, in the order they came.
-func (r *Room) releaseLocked(s uint32, now time.Time) [][]byte {
+// releaseLocked takes in again the held messages of s, in the order they
+// came; those that still cannot go through are held again.
+func (r *Room) releaseLocked(s uint32, now time.Time) ([][]byte, []func(context.Context)) {
 	hs := r.held[s]
 	delete(r.held, s)
 	r.nheld -= len(hs)
 	var out [][]byte
+	var then []func(context.Context)
 	for _, e := range hs {
-		got, _ := r.envelopeInLocked(e.env, e.at)
-		out = append(out, got...)
+		got, t := r.messageLocked(e.env, e.at)
+		out, then = append(out, got...), append(then, t...)
 	}
-	return out
+	return out, then
 }
 
-// askLocked returns a key request to s for epoch, unless one went out in
-// the last two seconds.
-func (r *Room) askLocked(s, epoch uint32, now time.Time) *notice {
+// askLocked asks s for its key of epoch, unless we did in the last two
+// seconds.
+func (r *Room) askLocked(s, epoch uint32, now time.Time) []func(context.Context) {
 	k := [2]uint32{s, epoch}
 	if now.Sub(r.asked[k]) < 2*time.Second {
 		return nil
@@ -572,49 +618,66 @@ func (r *Room) askLocked(s, epoch uint32, now time.Time) *notice {
 		clear(r.asked)
 	}
 	r.asked[k] = now
-	return &notice{Kind: msgKeyReq, To: s, Arg: epoch}
+	return []func(context.Context){func(ctx context.Context) {
+		r.say(ctx, notice{Kind: msgKeyReq, To: s, Arg: epoch}, r.id.Ed)
+	}}
 }
 
-// noticeLocked acts on a notice that the validator let through. It
-// returns frames for the client and, for a key request to us, the
-// function that resends our key.
-func (r *Room) noticeLocked(n notice) ([][]byte, func(uint32)) {
-	now := time.Now()
-	switch n.Kind {
-	case msgAlive:
+// noticeLocked acts on a notice that the validator let through. One from
+// a member not heard of yet waits for its hello, as an envelope does.
+func (r *Room) noticeLocked(data []byte, n notice, now time.Time) ([][]byte, []func(context.Context)) {
+	if n.Kind == msgWho {
+		return nil, []func(context.Context){func(ctx context.Context) { r.sayAlive(ctx, answerGap) }}
+	}
+	if n.Kind == msgAlive {
 		if pm := r.members[n.Session]; pm != nil {
 			if n.TimeMS <= pm.alive {
 				return nil, nil
 			}
 			pm.alive = n.TimeMS
 		}
-		out := r.helloLocked(n.Hello, now)
+		out, then := r.helloLocked(n.Hello, now)
 		if pm := r.members[n.Session]; pm != nil {
 			pm.alive = max(pm.alive, n.TimeMS)
 		}
-		return out, nil
+		return out, then
+	}
+	if n.Kind == msgPurge && n.Arg == 1 {
+		if n.verify(r.keys.RID, r.link.Owner) {
+			go r.end(&client.CloseError{Code: protocol.ClosePurged, Reason: "room purged"}, linger)
+		}
+		return nil, nil
+	}
+	pm := r.members[n.Session]
+	if pm == nil {
+		if r.session != 0 && !r.gone[n.Session] {
+			r.holdLocked(n.Session, data, now)
+		}
+		return nil, nil
+	}
+	if !n.verify(r.keys.RID, pm.ed) {
+		return nil, nil
+	}
+	pm.seen = now
+	switch n.Kind {
 	case msgBye:
-		pm := r.members[n.Session]
-		if pm == nil || !n.verify(r.keys.RID, pm.ed) {
-			return nil, nil
+		if pm.leaving.IsZero() {
+			pm.leaving, pm.reason = now.Add(byeGrace), protocol.LeftClosed
+			if n.Arg == uint32(protocol.LeftLoggedOut) {
+				pm.reason = protocol.LeftLoggedOut
+			}
 		}
-		reason := protocol.LeftClosed
-		if n.Arg == uint32(protocol.LeftLoggedOut) {
-			reason = protocol.LeftLoggedOut
-		}
-		return r.leaveLocked(n.Session, reason), nil
 	case msgPurge:
-		if r.purgeValidLocked(n) {
+		if r.link.Policy == protocol.PolicyAnyone {
 			go r.end(&client.CloseError{Code: protocol.ClosePurged, Reason: "room purged"}, linger)
 		}
 	case msgKeyReq:
-		pm := r.members[n.Session]
-		if n.To != r.session || pm == nil || !n.verify(r.keys.RID, pm.ed) || now.Sub(r.answered[n.Session]) < time.Second {
+		if n.To != r.session || now.Sub(r.answered[n.Session]) < time.Second || r.rekey == nil {
 			return nil, nil
 		}
-		pm.seen = now
 		r.answered[n.Session] = now
-		return nil, r.rekey
+		rekey, s := r.rekey, n.Session
+		return nil, []func(context.Context){func(context.Context) { rekey(s) }}
 	}
 	return nil, nil
 }
@@ -635,6 +698,10 @@ func (r *Room) leaveLocked(s uint32, reason byte) [][]byte {
 		return nil
 	}
 	delete(r.members, s)
+	if len(r.gone) >= 1<<16 {
+		clear(r.gone)
+	}
+	r.gone[s] = true
 	for i, o := range r.order {
 		if o == s {
 			r.order = append(r.order[:i], r.order[i+1:]...)
@@ -668,6 +735,9 @@ func (r *Room) validate(_ context.Context, from peer.ID, m *pubsub.Message) pubs
 		}
 		return pubsub.ValidationAccept
 	}
+	if n.Kind == msgWho {
+		return pubsub.ValidationAccept
+	}
 	now := time.Now().UnixMilli()
 	if d := now - int64(n.TimeMS); d > freshFor.Milliseconds() || d < -freshFor.Milliseconds() {
 		return pubsub.ValidationIgnore
@@ -675,6 +745,11 @@ func (r *Room) validate(_ context.Context, from peer.ID, m *pubsub.Message) pubs
 	switch n.Kind {
 	case msgAlive:
 		mb, h, err := e2ee.OpenHello(r.keys, n.Hello)
+		if err != nil {
+			r.mu.Lock()
+			r.unopened++
+			r.mu.Unlock()
+		}
 		if err != nil || h.Sender != n.Session || !n.verify(r.keys.RID, mb.EdPub) {
 			return pubsub.ValidationReject
 		}
@@ -683,19 +758,21 @@ func (r *Room) validate(_ context.Context, from peer.ID, m *pubsub.Message) pubs
 		r.mu.Lock()
 		ok, known := r.purgeValidLocked(n), r.members[n.Session] != nil
 		r.mu.Unlock()
-		switch {
-		case ok:
-			return pubsub.ValidationAccept
-		case n.Arg != 1 && !known:
-			return pubsub.ValidationIgnore
+		if ok || n.Arg != 1 && !known {
+			return pubsub.ValidationAccept // from an unknown member: checked later, as above
 		}
+		return pubsub.ValidationReject
+	}
+	if n.Kind == msgKeyReq && n.To == 0 {
 		return pubsub.ValidationReject
 	}
 	r.mu.Lock()
 	pm := r.members[n.Session]
 	r.mu.Unlock()
-	if pm == nil || n.Kind == msgKeyReq && n.To == 0 {
-		return pubsub.ValidationIgnore
+	if pm == nil {
+		// Perhaps a member whose hello this peer has not taken in yet:
+		// passed on, and checked once it has.
+		return pubsub.ValidationAccept
 	}
 	if !n.verify(r.keys.RID, pm.ed) {
 		return pubsub.ValidationReject
@@ -723,7 +800,10 @@ func (r *Room) tick(ctx context.Context) {
 			due := r.hello != nil && now.Sub(r.told) >= aliveEvery
 			var out [][]byte
 			for s, pm := range r.members {
-				if now.Sub(pm.seen) > dropAfter {
+				switch {
+				case !pm.leaving.IsZero() && now.After(pm.leaving):
+					out = append(out, r.leaveLocked(s, pm.reason)...)
+				case now.Sub(pm.seen) > dropAfter:
 					out = append(out, r.leaveLocked(s, protocol.LeftDropped)...)
 				}
 			}
@@ -739,7 +819,7 @@ func (r *Room) tick(ctx context.Context) {
 			}
 			r.mu.Unlock()
 			if due {
-				r.sayAlive(ctx, true)
+				r.sayAlive(ctx, 0)
 			}
 			for _, b := range out {
 				select {
@@ -763,7 +843,7 @@ func (r *Room) greet(ctx context.Context, events *pubsub.TopicEventHandler) {
 			return
 		}
 		if ev.Type == pubsub.PeerJoin {
-			r.sayAlive(ctx, false)
+			r.sayAlive(ctx, answerGap)
 		}
 	}
 }

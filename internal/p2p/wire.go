@@ -16,11 +16,15 @@ const (
 	msgBye      byte = 3 // a member's signed departure
 	msgPurge    byte = 4 // a signed purge: every peer wipes the room and leaves
 	msgKeyReq   byte = 5 // a member asks another for its sender key again
+	msgWho      byte = 6 // a newcomer asks who is here: members answer with alive notices
 )
 
 // sigContext starts every signed notice, so a signature made here is
 // never valid anywhere else.
 const sigContext = "veil/p2p/v1 notice\x00"
+
+// whoNonce is the size of a who's random bytes.
+const whoNonce = 8
 
 // MaxMessage is the largest topic message: a kind byte and a frame.
 const MaxMessage = 1 + protocol.MaxFrame
@@ -55,6 +59,12 @@ func decode(b []byte) (env []byte, n notice, err error) {
 			return nil, n, fmt.Errorf("%w: %v", errMessage, err)
 		}
 		return b[1:], n, nil
+	case msgWho:
+		if len(b) != 1+whoNonce {
+			return nil, n, fmt.Errorf("%w: a who of %d bytes", errMessage, len(b))
+		}
+		n.Kind = msgWho
+		return nil, n, nil
 	case msgAlive, msgBye, msgPurge, msgKeyReq:
 	default:
 		return nil, n, fmt.Errorf("%w: kind %d", errMessage, b[0])
