@@ -29,8 +29,9 @@ const Scheme = "veil:p2p"
 // purge policy, the deadline (Unix seconds) and the owner's public key.
 const paramsLen = 1 + 1 + 8 + ed25519.PublicKeySize
 
-// MaxPeers bounds the peers a link may list.
-const MaxPeers = 8
+// MaxPeers bounds the peer addresses a link may list; String lists the
+// first ones only.
+const MaxPeers = 16
 
 // Link is a parsed p2p link. The parameters after the secret name the
 // room as much as the secret does: the topic is derived from both, so a
@@ -73,7 +74,9 @@ func (l Link) String() string {
 	var q []string
 	for _, p := range l.Peers {
 		for _, a := range p.Addrs {
-			q = append(q, "peer="+a.String()+"/p2p/"+p.ID.String())
+			if len(q) < MaxPeers {
+				q = append(q, "peer="+a.String()+"/p2p/"+p.ID.String())
+			}
 		}
 	}
 	s := Scheme
@@ -135,7 +138,7 @@ func ParseLink(s string) (Link, error) {
 		}
 	}
 	if len(q["peer"]) > MaxPeers {
-		return l, fmt.Errorf("%w: more than %d peers", e2ee.ErrBadLink, MaxPeers)
+		return l, fmt.Errorf("%w: more than %d peer addresses", e2ee.ErrBadLink, MaxPeers)
 	}
 	if l.Peers, err = ParsePeers(q["peer"]); err != nil {
 		return l, fmt.Errorf("%w: %v", e2ee.ErrBadLink, err)

@@ -26,7 +26,7 @@ const (
 	holdFor    = 10 * time.Second // an envelope waits this long for its sender's hello or key
 	freshFor   = 2 * time.Minute  // a notice whose clock is further off is refused
 	linger     = 500 * time.Millisecond
-	byeGrace   = time.Second // a goodbye may overtake what the member sent before it
+	byeGrace   = time.Second            // a goodbye may overtake what the member sent before it
 	settleFor  = 700 * time.Millisecond // a newcomer joins once no new member has answered it for this long
 	answerGap  = 200 * time.Millisecond // a member answers newcomers at most this often
 )
