@@ -11,7 +11,6 @@ package p2p
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -49,6 +48,7 @@ type Node struct {
 	DHT  *dht.IpfsDHT
 	disc *drouting.RoutingDiscovery
 	mdns mdns.Service
+	stop context.CancelFunc // ends the topic router
 }
 
 // New starts a host with Noise and Yamux over TCP only, GossipSub without
@@ -74,7 +74,10 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		h.Close()
 		return nil, fmt.Errorf("p2p dht: %w", err)
 	}
-	n.PS, err = pubsub.NewGossipSub(context.Background(), h,
+	// The topic router lives as long as the node, not as the caller's ctx.
+	var psctx context.Context
+	psctx, n.stop = context.WithCancel(context.Background())
+	n.PS, err = pubsub.NewGossipSub(psctx, h,
 		pubsub.WithMaxMessageSize(MaxMessage+64), pubsub.WithPeerOutboundQueueSize(256),
 		// No author, sequence number or signature: veil's envelopes are
 		// signed by their members, and a message carries no host id.
@@ -117,6 +120,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 // Close stops the host.
 func (n *Node) Close() error {
 	var errs []error
+	if n.stop != nil {
+		n.stop()
+	}
 	if n.mdns != nil {
 		errs = append(errs, n.mdns.Close())
 	}
@@ -125,13 +131,6 @@ func (n *Node) Close() error {
 	}
 	errs = append(errs, n.Host.Close())
 	return errors.Join(errs...)
-}
-
-// Rendezvous is the DHT key and topic name of a room: a hash of a value
-// derived from its secret, so it names the room to nobody without the link.
-func Rendezvous(id []byte) string {
-	s := sha256.Sum256(append([]byte("veil p2p rendezvous v1\x00"), id...))
-	return "veil-" + hex.EncodeToString(s[:])
 }
 
 // Advertise puts this host under ns on the DHT, again before the record

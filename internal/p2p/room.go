@@ -69,6 +69,7 @@ type Room struct {
 	wake  chan struct{} // a frame was put in replies
 	done  chan struct{} // the room ended for this peer
 	shut  sync.Once
+	down  chan struct{} // closed once the host is stopped
 	loops sync.WaitGroup // the room's goroutines, done before the topic closes
 
 	mu       sync.Mutex
@@ -145,7 +146,7 @@ func open(ctx context.Context, l Link, o Options, k e2ee.Keys, id e2ee.Identity)
 		return nil, err
 	}
 	r := &Room{link: l, keys: k, id: id, node: n, self: n.Host.ID(),
-		pace: rate.NewLimiter(4<<20, 1<<20), in: make(chan []byte, 4096), wake: make(chan struct{}, 1),
+		pace: rate.NewLimiter(4<<20, 1<<20), in: make(chan []byte, 4096), wake: make(chan struct{}, 1), down: make(chan struct{}),
 		done: make(chan struct{}), members: map[uint32]*peerMember{}, gone: map[uint32]bool{}, held: map[uint32][]heldEnv{},
 		asked: map[[2]uint32]time.Time{}, answered: map[uint32]time.Time{}}
 	name := l.Topic()
@@ -434,18 +435,21 @@ func (r *Room) purge(ctx context.Context, f protocol.Purge) error {
 	return nil
 }
 
-// Close says goodbye to the room and leaves.
+// Close says goodbye to the room, leaves, and returns once the host has
+// stopped.
 func (r *Room) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	r.say(ctx, notice{Kind: msgBye, Arg: uint32(protocol.LeftClosed)}, r.id.Ed)
 	r.end(nil, linger)
+	<-r.down
 	return nil
 }
 
-// CloseNow leaves at once.
+// CloseNow leaves at once, and returns once the host has stopped.
 func (r *Room) CloseNow() error {
 	r.end(nil, 0)
+	<-r.down
 	return nil
 }
 
@@ -467,6 +471,7 @@ func (r *Room) end(why *client.CloseError, wait time.Duration) {
 			r.node.PS.UnregisterTopicValidator(r.topic.String())
 			r.topic.Close()
 			r.node.Close()
+			close(r.down)
 		}()
 	})
 }
@@ -698,10 +703,14 @@ func (r *Room) leaveLocked(s uint32, reason byte) [][]byte {
 		return nil
 	}
 	delete(r.members, s)
-	if len(r.gone) >= 1<<16 {
-		clear(r.gone)
+	if reason != protocol.LeftDropped {
+		// It said goodbye: what comes later under its number is a
+		// replay. One that dropped may come back, and is a newcomer.
+		if len(r.gone) >= 1<<16 {
+			clear(r.gone)
+		}
+		r.gone[s] = true
 	}
-	r.gone[s] = true
 	for i, o := range r.order {
 		if o == s {
 			r.order = append(r.order[:i], r.order[i+1:]...)
@@ -718,8 +727,8 @@ func (r *Room) leaveLocked(s uint32, reason byte) [][]byte {
 
 // validate decides what the topic carries on: well-formed messages of
 // this room, with notices signed by whom they claim. A notice from a
-// member this peer has not heard of is neither passed on nor held
-// against the peer that sent it.
+// member this peer has not heard of yet is passed on, and checked when
+// its hello is here (noticeLocked holds it until then).
 func (r *Room) validate(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
 	if from == r.self {
 		return pubsub.ValidationAccept

@@ -1,0 +1,9 @@
+package p2p
+
+import (
+	"testing"
+
+	"veil/internal/vtest"
+)
+
+func TestMain(m *testing.M) { vtest.Main(m) }
