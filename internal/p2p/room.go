@@ -69,7 +69,7 @@ type Room struct {
 	wake  chan struct{} // a frame was put in replies
 	done  chan struct{} // the room ended for this peer
 	shut  sync.Once
-	down  chan struct{} // closed once the host is stopped
+	down  chan struct{}  // closed once the host is stopped
 	loops sync.WaitGroup // the room's goroutines, done before the topic closes
 
 	mu       sync.Mutex
