@@ -124,6 +124,12 @@ func chat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if c == nil {
 		return code
 	}
+	return runTUI(ctx, c, owner, stdin, stdout, stderr, "veil chat")
+}
+
+// runTUI shows the session c in the terminal until it ends, and returns
+// the exit code for how it ended.
+func runTUI(ctx context.Context, c *client.Client, owner *[32]byte, stdin io.Reader, stdout, stderr io.Writer, name string) int {
 	opt := tui.Options{Width: 80, Height: 24} // when stdout is not a terminal (tests)
 	if stdin != os.Stdin {
 		opt.Input = stdin
@@ -133,7 +139,7 @@ func chat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	}
 	res, err := tui.Run(ctx, tui.Config{Room: c, Owner: owner}, c.Events(), opt)
 	if err != nil {
-		fmt.Fprintf(stderr, "veil chat: %v\n", err)
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return exitFailure
 	}
 	if res.Wiped() {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -16,7 +17,6 @@ import (
 	"veil/internal/client"
 	"veil/internal/p2p"
 	"veil/internal/protocol"
-	"veil/internal/tui"
 )
 
 // p2pOptions are the flags of a command that runs as a p2p room's peer.
@@ -173,22 +173,15 @@ func p2pCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	} else {
 		fmt.Fprintf(stdout, "link: %s\nowner key: %s\nlifetime: %s\n", l.String(), ownerKey, *f.ttl)
 		fmt.Fprintln(stderr, "Keep the owner key now: it is shown only once, and it purges the room whatever the policy.")
-		fmt.Fprintln(stderr, "This peer stays up until the room ends (Ctrl-C leaves it; the room lives on while other peers do).")
+		if !*f.chat {
+			fmt.Fprintln(stderr, "This peer stays up until the room ends (Ctrl-C leaves it; the room lives on while other peers do).")
+		}
 	}
 	if *f.chat {
-		res, err := tui.Run(ctx, tui.Config{Room: c, Owner: &owner}, c.Events(), tui.Options{})
-		if err != nil {
-			fmt.Fprintf(stderr, "veil p2p create: %v\n", err)
-			return exitFailure
-		}
-		if res.Wiped() {
-			fmt.Fprint(stdout, wipeTerminal)
-		}
-		fmt.Fprintln(stderr, res.Message())
-		if res.Ending == tui.Closed {
-			return exitForClose(res.Code)
-		}
-		return exitOK
+		// The chat takes the whole screen: the link is copied first.
+		fmt.Fprint(stderr, "Copy the link now, then press Enter to open the chat. ")
+		bufio.NewReader(stdin).ReadString('\n')
+		return runTUI(ctx, c, &owner, stdin, stdout, stderr, "veil p2p create")
 	}
 	// Headless: the events are drained (nothing is shown or kept) until the
 	// room ends here or the process is told to stop.

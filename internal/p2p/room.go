@@ -310,15 +310,14 @@ func (r *Room) Write(ctx context.Context, frame []byte) error {
 		return r.purge(ctx, f)
 	case protocol.Active:
 	case protocol.Owner:
-		// The owner key is proven to this peer only: it purges; there is
-		// no server to enforce a kick or a lock.
+		// The owner key is checked here and kept by the client for a
+		// purge; it grants nothing else, as no server is there to enforce
+		// a kick or a lock, so no owner state is claimed.
 		if k := ed25519.NewKeyFromSeed(f.Key[:]); !k.Public().(ed25519.PublicKey).Equal(r.link.Owner) {
 			r.reply(protocol.Error{Code: protocol.CodeNotAllowed, Reason: "wrong owner key"})
-		} else {
-			r.reply(protocol.State{Flags: protocol.StateOwner})
 		}
 	case protocol.Kick, protocol.Lock:
-		r.reply(protocol.Error{Code: protocol.CodeNotAllowed, Reason: "a peer-to-peer room has no owner powers but purge: no server is there to enforce them"})
+		r.reply(protocol.Error{Code: protocol.CodeNotAllowed, Reason: "a peer-to-peer room cannot kick or lock: no server is there to enforce it"})
 	default:
 		return fmt.Errorf("p2p: %T is not sent in a peer-to-peer room", f)
 	}
