@@ -178,3 +178,29 @@ func TestWrongPassword(t *testing.T) {
 		t.Errorf("with the right password, %d members, want 1", r2.Members())
 	}
 }
+
+// A file goes to the room in sealed chunks over the topic, paced, and
+// arrives whole and verified.
+func TestFileOverP2P(t *testing.T) {
+	_, _, ms := room(t, 3, 10*time.Minute, protocol.PolicyAnyone)
+	data := make([]byte, 1<<20+123)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	if err := ms[0].c.SendFile(t.Context(), 0, "notes.bin", "application/octet-stream", data, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms[1:] {
+		m.await(t, "the file", func(evs []client.Event) bool {
+			for _, e := range evs {
+				if e.Type == "file" && string(e.Data) == string(data) && e.File.Name == "notes.bin" {
+					return true
+				}
+				if e.Type == "file-failed" {
+					t.Fatalf("%s: the file failed: %s", m.name, e.Text)
+				}
+			}
+			return false
+		})
+	}
+}

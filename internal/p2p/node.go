@@ -78,7 +78,11 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	var psctx context.Context
 	psctx, n.stop = context.WithCancel(context.Background())
 	n.PS, err = pubsub.NewGossipSub(psctx, h,
-		pubsub.WithMaxMessageSize(MaxMessage+64), pubsub.WithPeerOutboundQueueSize(256),
+		pubsub.WithMaxMessageSize(MaxMessage+4096), pubsub.WithPeerOutboundQueueSize(256), pubsub.WithValidateQueueSize(1024),
+		// (the size allows for the RPC around a message: its topic name and fields)
+		// One validation worker: messages from a peer are checked and
+		// passed on in the order they came.
+		pubsub.WithValidateWorkers(1),
 		// No author, sequence number or signature: veil's envelopes are
 		// signed by their members, and a message carries no host id.
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign), pubsub.WithNoAuthor(),

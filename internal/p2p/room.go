@@ -23,18 +23,20 @@ import (
 const (
 	aliveEvery = 2 * time.Second  // a member says it is here
 	dropAfter  = 9 * time.Second  // a member not heard for this long has left
-	holdFor    = 10 * time.Second // an envelope waits this long for its sender's hello or key
+	holdFor    = 10 * time.Second // a message waits this long for its sender's hello
 	freshFor   = 2 * time.Minute  // a notice whose clock is further off is refused
 	linger     = 500 * time.Millisecond
 	byeGrace   = time.Second            // a goodbye may overtake what the member sent before it
 	settleFor  = 700 * time.Millisecond // a newcomer joins once no new member has answered it for this long
 	answerGap  = 200 * time.Millisecond // a member answers newcomers at most this often
+	gapWait    = 2 * time.Second        // a member's envelope that has not come is given up for lost
+	keyWait    = 2 * time.Second        // a message whose sender key has not come is given up for lost
 )
 
 // Bounds on what a peer keeps for others.
 const (
 	holdPerSender = 64
-	holdTotal     = 1024
+	holdBytes     = 8 << 20
 )
 
 // Options configure a peer.
@@ -69,6 +71,8 @@ type Room struct {
 	wake  chan struct{} // a frame was put in replies
 	done  chan struct{} // the room ended for this peer
 	shut  sync.Once
+	pubMu sync.Mutex     // guards sent, and keeps envelopes published in its order
+	sent  uint64         // envelopes published
 	down  chan struct{}  // closed once the host is stopped
 	loops sync.WaitGroup // the room's goroutines, done before the topic closes
 
@@ -80,7 +84,7 @@ type Room struct {
 	order    []uint32
 	gone     map[uint32]bool // sessions that left: a session number is never reused
 	held     map[uint32][]heldEnv
-	nheld    int
+	nheld    int                     // bytes in held
 	asked    map[[2]uint32]time.Time // (member, epoch): when we last asked for its key
 	answered map[uint32]time.Time    // member: when we last resent our key on its request
 	told     time.Time               // when we last said we are here
@@ -98,6 +102,13 @@ type peerMember struct {
 	alive uint64    // the clock of its newest alive notice
 	seen  time.Time // when it was last heard from
 	keyed uint32    // the newest epoch whose sender key to us went to the client
+	// The member's envelopes in the order it sent them: next is the count
+	// due (0: none seen yet), early those that came before it, since gapAt.
+	next  uint64
+	early map[uint64][]byte
+	gapAt time.Time
+	// queue holds, in order, envelopes behind a message whose key is late.
+	queue []heldEnv
 	// leaving is when a member that said goodbye is gone: until then what
 	// it sent before (which the topic may bring after) still goes through.
 	leaving time.Time
@@ -150,7 +161,7 @@ func open(ctx context.Context, l Link, o Options, k e2ee.Keys, id e2ee.Identity)
 		done: make(chan struct{}), members: map[uint32]*peerMember{}, gone: map[uint32]bool{}, held: map[uint32][]heldEnv{},
 		asked: map[[2]uint32]time.Time{}, answered: map[uint32]time.Time{}}
 	name := l.Topic()
-	if err := n.PS.RegisterTopicValidator(name, r.validate); err != nil {
+	if err := n.PS.RegisterTopicValidator(name, r.validate, pubsub.WithValidatorInline(true)); err != nil {
 		n.Close()
 		return nil, fmt.Errorf("p2p topic: %w", err)
 	}
@@ -302,7 +313,7 @@ func (r *Room) Write(ctx context.Context, frame []byte) error {
 	case protocol.Join:
 		return r.join(f)
 	case protocol.Envelope:
-		return r.envelopeOut(ctx, f)
+		return r.envelopeOut(ctx, frame, f)
 	case protocol.Logout:
 		r.say(ctx, notice{Kind: msgBye, Arg: uint32(protocol.LeftLoggedOut)}, r.id.Ed)
 		r.end(&client.CloseError{Code: protocol.CloseNormal, Reason: "logged out"}, linger)
@@ -354,7 +365,7 @@ func (r *Room) join(j protocol.Join) error {
 }
 
 // envelopeOut publishes one of our client's envelopes.
-func (r *Room) envelopeOut(ctx context.Context, f protocol.Envelope) error {
+func (r *Room) envelopeOut(ctx context.Context, frame []byte, f protocol.Envelope) error {
 	r.mu.Lock()
 	self := r.session
 	if f.Header.Kind == protocol.KindHello && f.Header.Sender == self {
@@ -364,8 +375,17 @@ func (r *Room) envelopeOut(ctx context.Context, f protocol.Envelope) error {
 	if self == 0 || f.Header.Sender != self || f.Header.RID != r.keys.RID {
 		return errors.New("p2p: an envelope that is not this session's")
 	}
-	if err := r.publish(ctx, envelopeMessage(f.Body())); err != nil {
+	// The count and the publishing go together, so that the counts go
+	// out in order (file chunks are written beside other frames).
+	if err := r.pace.WaitN(ctx, min(len(frame), r.pace.Burst())); err != nil {
 		return err
+	}
+	r.pubMu.Lock()
+	r.sent++
+	err := r.topic.Publish(ctx, envelopeMessage(r.sent, f.Body()))
+	r.pubMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("p2p publish: %w", err)
 	}
 	if f.Header.Kind == protocol.KindHello {
 		r.sayAlive(ctx, 0)
@@ -510,12 +530,14 @@ func (r *Room) readTopic(ctx context.Context) {
 // client, and what to do once the lock is let go: ask a member for its
 // key, resend ours, or say we are here to a newcomer.
 //
-// What a member sends before its hello is here, or a message before its
-// key is, waits a while (the topic's peers check messages concurrently, so
-// they may pass them on out of order); a message whose key is late has the
-// member asked for it again.
+// The topic does not keep a member's order, as a relay's socket does: the
+// peers check messages concurrently and a message may come by more than
+// one path. So what a member sends before its hello is here waits for it;
+// a member's envelopes go to the client in the order it counted them (a
+// gap waits up to gapWait); and what follows a message whose key is late
+// waits behind it, up to keyWait, while the member is asked for the key.
 func (r *Room) messageLocked(data []byte, now time.Time) ([][]byte, []func(context.Context)) {
-	env, n, err := decode(data)
+	env, count, n, err := decode(data)
 	if err != nil {
 		return nil, nil // the validator let nothing like it through
 	}
@@ -526,11 +548,14 @@ func (r *Room) messageLocked(data []byte, now time.Time) ([][]byte, []func(conte
 	if h.RID != r.keys.RID || h.Sender == r.session {
 		return nil, nil
 	}
-	if (protocol.Addressed(h.Kind) || h.To != 0) && h.To != r.session {
-		return nil, nil // addressed to another member
-	}
 	if h.Kind == protocol.KindHello {
-		return r.helloLocked(env, now)
+		out, then := r.helloLocked(env, now)
+		if pm := r.members[h.Sender]; pm != nil && pm.next <= count {
+			pm.next = count + 1
+			o, t := r.flushLocked(pm, h.Sender, now)
+			out, then = append(out, o...), append(then, t...)
+		}
+		return out, then
 	}
 	if r.session == 0 {
 		return nil, nil
@@ -540,17 +565,121 @@ func (r *Room) messageLocked(data []byte, now time.Time) ([][]byte, []func(conte
 		r.holdLocked(h.Sender, data, now)
 		return nil, nil
 	}
-	if h.Kind == protocol.KindMsg && h.Epoch > pm.keyed {
-		r.holdLocked(h.Sender, data, now)
-		return nil, r.askLocked(h.Sender, h.Epoch, now)
-	}
 	pm.seen = now
-	if h.Kind == protocol.KindSenderKey && h.Epoch > pm.keyed {
-		pm.keyed = h.Epoch
-		out, then := r.releaseLocked(h.Sender, now)
+	if pm.next == 0 {
+		pm.next = count
+	}
+	switch {
+	case count < pm.next:
+		return r.gateLocked(pm, h.Sender, env, now) // late, or again: the client sorts it out
+	case count > pm.next:
+		if pm.early == nil {
+			pm.early = map[uint64][]byte{}
+		}
+		if len(pm.early) < holdPerSender {
+			pm.early[count] = env
+		}
+		if pm.gapAt.IsZero() {
+			pm.gapAt = now
+		}
+		return nil, nil
+	}
+	out, then := r.gateLocked(pm, h.Sender, env, now)
+	pm.next++
+	o, t := r.flushLocked(pm, h.Sender, now)
+	return append(out, o...), append(then, t...)
+}
+
+// flushLocked lets through the member's early envelopes that are now due.
+func (r *Room) flushLocked(pm *peerMember, s uint32, now time.Time) ([][]byte, []func(context.Context)) {
+	var out [][]byte
+	var then []func(context.Context)
+	for {
+		env, ok := pm.early[pm.next]
+		if !ok {
+			break
+		}
+		delete(pm.early, pm.next)
+		pm.next++
+		o, t := r.gateLocked(pm, s, env, now)
+		out, then = append(out, o...), append(then, t...)
+	}
+	// Anything still early waits for a new gap.
+	for c := range pm.early {
+		if c < pm.next {
+			delete(pm.early, c)
+		}
+	}
+	pm.gapAt = time.Time{}
+	if len(pm.early) > 0 {
+		pm.gapAt = now
+	}
+	return out, then
+}
+
+// skipLocked gives up on a gap that has waited gapWait: the envelopes
+// after it go on.
+func (r *Room) skipLocked(pm *peerMember, s uint32, now time.Time) ([][]byte, []func(context.Context)) {
+	if pm.gapAt.IsZero() || now.Sub(pm.gapAt) < gapWait {
+		return nil, nil
+	}
+	first := uint64(0)
+	for c := range pm.early {
+		if first == 0 || c < first {
+			first = c
+		}
+	}
+	if first > pm.next {
+		pm.next = first
+	}
+	return r.flushLocked(pm, s, now)
+}
+
+// gateLocked passes an envelope of the member, in order, to the client,
+// unless it is addressed to another member, or it (or one before it)
+// waits for the member's sender key.
+func (r *Room) gateLocked(pm *peerMember, s uint32, env []byte, now time.Time) ([][]byte, []func(context.Context)) {
+	h, _ := protocol.ParseHeader(env)
+	if (protocol.Addressed(h.Kind) || h.To != 0) && h.To != r.session {
+		return nil, nil // addressed to another member
+	}
+	if h.Kind == protocol.KindSenderKey {
+		// A key goes ahead of what waits for it.
+		pm.keyed = max(pm.keyed, h.Epoch)
+		out, then := r.drainLocked(pm, s, now)
 		return append([][]byte{frameOf(env)}, out...), then
 	}
-	return [][]byte{frameOf(env)}, nil
+	blocked := h.Kind == protocol.KindMsg && h.Epoch > pm.keyed
+	if len(pm.queue) == 0 && !blocked {
+		return [][]byte{frameOf(env)}, nil
+	}
+	if len(pm.queue) < holdPerSender {
+		pm.queue = append(pm.queue, heldEnv{env, now})
+	}
+	if blocked {
+		return nil, r.askLocked(s, h.Epoch, now)
+	}
+	return nil, nil
+}
+
+// drainLocked lets the member's queue go up to the first message whose key
+// is still late; one that waited keyWait is dropped (the client counts it
+// in a gap), as a key sent again starts later in the chain.
+func (r *Room) drainLocked(pm *peerMember, s uint32, now time.Time) ([][]byte, []func(context.Context)) {
+	var out [][]byte
+	for len(pm.queue) > 0 {
+		e := pm.queue[0]
+		h, _ := protocol.ParseHeader(e.env)
+		if h.Kind == protocol.KindMsg && h.Epoch > pm.keyed {
+			if now.Sub(e.at) < keyWait {
+				break
+			}
+		} else {
+			out = append(out, frameOf(e.env))
+		}
+		pm.queue = pm.queue[1:]
+	}
+	return out, nil
 }
 
 // helloLocked takes in a member's hello (from an envelope or an alive
@@ -588,12 +717,23 @@ func (r *Room) helloLocked(hello []byte, now time.Time) ([][]byte, []func(contex
 
 func frameOf(env []byte) []byte { return append([]byte{protocol.TypeEnvelope}, env...) }
 
+// holdLocked keeps a message of a member whose hello is not here yet.
+// Nothing vouches for it (anyone on the topic may send one under any
+// session number), so what is kept is bounded in bytes.
 func (r *Room) holdLocked(s uint32, data []byte, now time.Time) {
-	if r.nheld >= holdTotal || len(r.held[s]) >= holdPerSender {
+	if r.nheld+len(data) > holdBytes || len(r.held[s]) >= holdPerSender {
 		return
 	}
 	r.held[s] = append(r.held[s], heldEnv{data, now})
-	r.nheld++
+	r.nheld += len(data)
+}
+
+func heldBytes(hs []heldEnv) int {
+	n := 0
+	for _, h := range hs {
+		n += len(h.env)
+	}
+	return n
 }
 
 // releaseLocked takes in again the held messages of s, in the order they
@@ -601,7 +741,7 @@ func (r *Room) holdLocked(s uint32, data []byte, now time.Time) {
 func (r *Room) releaseLocked(s uint32, now time.Time) ([][]byte, []func(context.Context)) {
 	hs := r.held[s]
 	delete(r.held, s)
-	r.nheld -= len(hs)
+	r.nheld -= heldBytes(hs)
 	var out [][]byte
 	var then []func(context.Context)
 	for _, e := range hs {
@@ -716,7 +856,7 @@ func (r *Room) leaveLocked(s uint32, reason byte) [][]byte {
 			break
 		}
 	}
-	r.nheld -= len(r.held[s])
+	r.nheld -= heldBytes(r.held[s])
 	delete(r.held, s)
 	if r.session == 0 {
 		return nil
@@ -732,7 +872,7 @@ func (r *Room) validate(_ context.Context, from peer.ID, m *pubsub.Message) pubs
 	if from == r.self {
 		return pubsub.ValidationAccept
 	}
-	env, n, err := decode(m.Data)
+	env, _, n, err := decode(m.Data)
 	if err != nil {
 		return pubsub.ValidationReject
 	}
@@ -740,6 +880,20 @@ func (r *Room) validate(_ context.Context, from peer.ID, m *pubsub.Message) pubs
 		h, _ := protocol.ParseHeader(env)
 		if h.RID != r.keys.RID {
 			return pubsub.ValidationReject
+		}
+		if h.Kind == protocol.KindHello {
+			return pubsub.ValidationAccept // opened when taken in
+		}
+		// An envelope of a member this peer knows must carry its
+		// signature, so that nobody else's goes on or takes its place
+		// in the member's order.
+		r.mu.Lock()
+		pm := r.members[h.Sender]
+		r.mu.Unlock()
+		if pm != nil {
+			if _, err := e2ee.Verify(env, pm.ed); err != nil {
+				return pubsub.ValidationReject
+			}
 		}
 		return pubsub.ValidationAccept
 	}
@@ -807,7 +961,12 @@ func (r *Room) tick(ctx context.Context) {
 			r.mu.Lock()
 			due := r.hello != nil && now.Sub(r.told) >= aliveEvery
 			var out [][]byte
+			var then []func(context.Context)
 			for s, pm := range r.members {
+				o, t := r.skipLocked(pm, s, now)
+				out, then = append(out, o...), append(then, t...)
+				o, t = r.drainLocked(pm, s, now)
+				out, then = append(out, o...), append(then, t...)
 				switch {
 				case !pm.leaving.IsZero() && now.After(pm.leaving):
 					out = append(out, r.leaveLocked(s, pm.reason)...)
@@ -820,12 +979,15 @@ func (r *Room) tick(ctx context.Context) {
 				for i < len(hs) && now.Sub(hs[i].at) > holdFor {
 					i++
 				}
-				r.nheld -= i
+				r.nheld -= heldBytes(hs[:i])
 				if r.held[s] = hs[i:]; len(r.held[s]) == 0 {
 					delete(r.held, s)
 				}
 			}
 			r.mu.Unlock()
+			for _, f := range then {
+				f(ctx)
+			}
 			if due {
 				r.sayAlive(ctx, 0)
 			}

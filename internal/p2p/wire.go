@@ -11,7 +11,7 @@ import (
 
 // A topic message is one of these, by its first byte (docs/p2p.md).
 const (
-	msgEnvelope byte = 1 // an envelope, as a relay would carry it
+	msgEnvelope byte = 1 // an envelope, as a relay would carry it, after the sender's count
 	msgAlive    byte = 2 // a member's signed presence, with its hello
 	msgBye      byte = 3 // a member's signed departure
 	msgPurge    byte = 4 // a signed purge: every peer wipes the room and leaves
@@ -26,8 +26,9 @@ const sigContext = "veil/p2p/v1 notice\x00"
 // whoNonce is the size of a who's random bytes.
 const whoNonce = 8
 
-// MaxMessage is the largest topic message: a kind byte and a frame.
-const MaxMessage = 1 + protocol.MaxFrame
+// MaxMessage is the largest topic message: a kind byte, a count and a
+// frame.
+const MaxMessage = 1 + 8 + protocol.MaxFrame
 
 // notice is a decoded topic message other than an envelope. Every field
 // but Hello and Sig is covered by the signature; Hello is covered too, as
@@ -47,30 +48,37 @@ const noticeHead = 1 + 4 + 8 + 4 + 4
 
 var errMessage = errors.New("bad topic message")
 
-// decode parses a topic message: an envelope (whose header is checked) or
-// a notice (whose signature is not: that needs the roster).
-func decode(b []byte) (env []byte, n notice, err error) {
+// decode parses a topic message: an envelope with its sender's count of
+// envelopes sent (the header is checked, the count cannot be: a relay
+// keeps order on its socket, the topic does not, and receivers put each
+// member's envelopes back in order by it), or a notice (whose signature is
+// not checked here: that needs the roster).
+func decode(b []byte) (env []byte, count uint64, n notice, err error) {
 	if len(b) == 0 || len(b) > MaxMessage {
-		return nil, n, fmt.Errorf("%w: %d bytes", errMessage, len(b))
+		return nil, 0, n, fmt.Errorf("%w: %d bytes", errMessage, len(b))
 	}
 	switch b[0] {
 	case msgEnvelope:
-		if _, err := protocol.ParseHeader(b[1:]); err != nil {
-			return nil, n, fmt.Errorf("%w: %v", errMessage, err)
+		if len(b) < 9 {
+			return nil, 0, n, fmt.Errorf("%w: an envelope of %d bytes", errMessage, len(b))
 		}
-		return b[1:], n, nil
+		count = binary.BigEndian.Uint64(b[1:])
+		if _, err := protocol.ParseHeader(b[9:]); err != nil || count == 0 {
+			return nil, 0, n, fmt.Errorf("%w: %v, count %d", errMessage, err, count)
+		}
+		return b[9:], count, n, nil
 	case msgWho:
 		if len(b) != 1+whoNonce {
-			return nil, n, fmt.Errorf("%w: a who of %d bytes", errMessage, len(b))
+			return nil, 0, n, fmt.Errorf("%w: a who of %d bytes", errMessage, len(b))
 		}
 		n.Kind = msgWho
-		return nil, n, nil
+		return nil, 0, n, nil
 	case msgAlive, msgBye, msgPurge, msgKeyReq:
 	default:
-		return nil, n, fmt.Errorf("%w: kind %d", errMessage, b[0])
+		return nil, 0, n, fmt.Errorf("%w: kind %d", errMessage, b[0])
 	}
 	if len(b) < noticeHead+ed25519.SignatureSize {
-		return nil, n, fmt.Errorf("%w: a notice of %d bytes", errMessage, len(b))
+		return nil, 0, n, fmt.Errorf("%w: a notice of %d bytes", errMessage, len(b))
 	}
 	n.Kind = b[0]
 	n.Session = binary.BigEndian.Uint32(b[1:])
@@ -80,20 +88,20 @@ func decode(b []byte) (env []byte, n notice, err error) {
 	body := b[noticeHead : len(b)-ed25519.SignatureSize]
 	copy(n.Sig[:], b[len(b)-ed25519.SignatureSize:])
 	if n.Session == 0 {
-		return nil, n, fmt.Errorf("%w: session 0", errMessage)
+		return nil, 0, n, fmt.Errorf("%w: session 0", errMessage)
 	}
 	switch n.Kind {
 	case msgAlive:
 		if _, err := protocol.ParseHeader(body); err != nil {
-			return nil, n, fmt.Errorf("%w: the hello: %v", errMessage, err)
+			return nil, 0, n, fmt.Errorf("%w: the hello: %v", errMessage, err)
 		}
 		n.Hello = body
 	default:
 		if len(body) != 0 {
-			return nil, n, fmt.Errorf("%w: %d stray bytes", errMessage, len(body))
+			return nil, 0, n, fmt.Errorf("%w: %d stray bytes", errMessage, len(body))
 		}
 	}
-	return nil, n, nil
+	return nil, 0, n, nil
 }
 
 // unsigned is the notice's bytes without the signature.
@@ -125,4 +133,7 @@ func (n notice) verify(rid protocol.RID, pub ed25519.PublicKey) bool {
 	return len(pub) == ed25519.PublicKeySize && ed25519.Verify(pub, signed(rid, n.unsigned()), n.Sig[:])
 }
 
-func envelopeMessage(env []byte) []byte { return append([]byte{msgEnvelope}, env...) }
+func envelopeMessage(count uint64, env []byte) []byte {
+	b := binary.BigEndian.AppendUint64([]byte{msgEnvelope}, count)
+	return append(b, env...)
+}
