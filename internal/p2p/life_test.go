@@ -14,7 +14,7 @@ import (
 
 // room starts a room of n peers on loopback, the first one's address in
 // the link, and waits until every member reads every other.
-func room(t *testing.T, n int, ttl time.Duration, policy byte) (Link, [32]byte, []*member) {
+func room(t testing.TB, n int, ttl time.Duration, policy byte) (Link, [32]byte, []*member) {
 	t.Helper()
 	l, owner := newLink(t, ttl, policy)
 	first := joinAs(t, l, Options{NoMDNS: true}, "p0")

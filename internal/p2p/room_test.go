@@ -27,7 +27,7 @@ type member struct {
 
 // joinAs joins l as alias on loopback, without mDNS unless o says
 // otherwise, and keeps the session's events.
-func joinAs(t *testing.T, l Link, o Options, alias string) *member {
+func joinAs(t testing.TB, l Link, o Options, alias string) *member {
 	t.Helper()
 	if o.Listen == nil {
 		o.Listen = loopback
@@ -52,7 +52,7 @@ func joinAs(t *testing.T, l Link, o Options, alias string) *member {
 }
 
 // await polls, for up to 30 s, until ok holds of m's events.
-func (m *member) await(t *testing.T, what string, ok func([]client.Event) bool) {
+func (m *member) await(t testing.TB, what string, ok func([]client.Event) bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -99,7 +99,7 @@ func has(evs []client.Event, typ, alias string) bool {
 
 // settle has every member say numbered probes until every member has read
 // one from every other: from then on each holds every other's key.
-func settle(t *testing.T, ms []*member) {
+func settle(t testing.TB, ms []*member) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for k := 0; ; k++ {
@@ -153,7 +153,7 @@ func exchange(t *testing.T, ms []*member, tag string, n int) {
 	}
 }
 
-func newLink(t *testing.T, ttl time.Duration, policy byte) (Link, [32]byte) {
+func newLink(t testing.TB, ttl time.Duration, policy byte) (Link, [32]byte) {
 	t.Helper()
 	return NewRoom(false, ttl, policy, nil)
 }
