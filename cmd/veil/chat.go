@@ -17,7 +17,8 @@ import (
 
 const chatHelp = `Usage: veil chat [flags] LINK
 
-Joins the room of LINK in the terminal: the room's name and countdown, your
+Joins the room of LINK (a server's link, or a p2p link from veil p2p
+create, with which it runs as a peer) in the terminal: the room's name and countdown, your
 alias and fingerprint, a message pane with scrollback (PgUp/PgDn, Up/Down),
 the member list with fingerprints, safety codes and verified marks (on
 terminals 80 columns or wider; /who anywhere), and an input line. Peer text

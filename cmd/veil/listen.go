@@ -55,8 +55,9 @@ func listen(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: veil listen [flags] LINK
 
-Joins the room and prints one JSON object per line for each event, until the
-room ends or the process is interrupted:
+Joins the room (as a peer, for a p2p link from veil p2p create) and prints
+one JSON object per line for each event, until the room ends or the process
+is interrupted:
 
   {"type":"message","from":ALIAS,"session":N,"fingerprint":F,"id":ID,"text":T,"ttl":S}
   {"type":"dm", ...the same fields...}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/multiformats/go-multiaddr"
 	"golang.org/x/term"
 
 	"veil/internal/client"
@@ -28,6 +29,9 @@ type p2pOptions struct {
 
 func (o *p2pOptions) register(fs *flag.FlagSet) {
 	fs.Func("listen", "p2p rooms: listen on `MULTIADDR`, e.g. /ip4/0.0.0.0/tcp/4001 (repeatable; default: every interface, a port the system picks)", func(v string) error {
+		if _, err := multiaddr.NewMultiaddr(v); err != nil {
+			return fmt.Errorf("%q is not a multiaddr: %v", v, err)
+		}
 		o.listen = append(o.listen, v)
 		return nil
 	})

@@ -113,6 +113,7 @@ func TestP2PRefusals(t *testing.T) {
 		{[]string{"send", "--bootstrap", "/ip4/127.0.0.1/tcp/1", l.String(), "hi"}, exitUsage, "PEERID"},
 		{[]string{"send", "--listen", "/ip4/127.0.0.1/tcp/0", "https://veil.example/#1.AAAA", "hi"}, exitUsage, "are for a p2p link"},
 		{[]string{"p2p", "create", "--ttl", "1s"}, exitUsage, "--ttl"},
+		{[]string{"p2p", "create", "--listen", "127.0.0.1:4001"}, exitUsage, "not a multiaddr"},
 		{[]string{"p2p", "create", "--purge", "nobody"}, exitUsage, "--purge"},
 		{[]string{"p2p"}, exitUsage, "Usage"},
 		{append(append([]string{"send"}, p2pFlags...), l.String(), "hi"), exitFailure, "no peer of this room answered"},

@@ -33,6 +33,8 @@ func send(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
        veil send --file PATH [flags] LINK
 
 Joins the room, sends one message (end-to-end encrypted), and leaves.
+With a p2p link (veil p2p create) it joins as a peer: it looks for the
+room's members for up to 10 s and fails if none answers.
 
 Flags:
 `)
