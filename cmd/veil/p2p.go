@@ -61,6 +61,7 @@ func joinP2P(ctx context.Context, o joinOptions, link string, stdin io.Reader, s
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return nil, exitUsage
 	}
+	p2p.Quiet()
 	if o.proxy != "" {
 		fmt.Fprintf(stderr, "%s: a p2p room cannot go through a proxy: its peers connect to each other directly\n", name)
 		return nil, exitUsage
@@ -163,6 +164,7 @@ func p2pCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			return exitUsage
 		}
 	}
+	p2p.Quiet()
 	l, owner := p2p.NewRoom(pw != "", *f.ttl, policy, nil)
 	c, r, err := p2p.Join(ctx, l, f.p2p.options(0), client.Config{Password: pw, Alias: *f.alias})
 	if err != nil {

@@ -13,15 +13,20 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
+	"log"
+	"log/slog"
 	"sync"
 	"time"
 
+	golog "github.com/ipfs/go-log/v2"
 	"github.com/libp2p/go-libp2p"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/gologshim"
 	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
 	drouting "github.com/libp2p/go-libp2p/p2p/discovery/routing"
 	dutil "github.com/libp2p/go-libp2p/p2p/discovery/util"
@@ -49,6 +54,16 @@ type Node struct {
 	disc *drouting.RoutingDiscovery
 	mdns mdns.Service
 	stop context.CancelFunc // ends the topic router
+}
+
+// Quiet silences what go-libp2p, its DHT and pubsub, and zeroconf would
+// log: their lines can carry peers' addresses, and would break into a
+// terminal interface. It sets process-wide state (the standard logger
+// too), so the command that runs a peer calls it.
+func Quiet() {
+	gologshim.SetDefaultHandler(slog.DiscardHandler)
+	golog.SetAllLoggers(golog.LevelFatal)
+	log.SetOutput(io.Discard)
 }
 
 // New starts a host with Noise and Yamux over TCP only, GossipSub without
