@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -121,6 +122,40 @@ func TestP2PRefusals(t *testing.T) {
 		code, _, errs := cli(t, "", c.args...)
 		if code != c.code || !strings.Contains(errs, c.says) {
 			t.Errorf("veil %s = %d, %q; want %d and %q", strings.Join(c.args, " "), code, errs, c.code, c.says)
+		}
+	}
+}
+
+// The terminal interface over a p2p room, driven in tmux: veil p2p create
+// --chat shows the link and waits for Enter, veil chat joins with the
+// link, both read each other, and a purge ends the room on both screens
+// (exit 4, the screen wiped).
+func TestP2PChatInTmux(t *testing.T) {
+	bin := veilBinary(t)
+	a := startTmux(t, 100, 30, nil, bin, "p2p", "create", "--chat", "--alias", "alice", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns")
+	a.waitScreen("press Enter to open the chat")
+	m := regexp.MustCompile(`link: (veil:p2p\S+)`).FindStringSubmatch(a.tmux("capture-pane", "-p", "-J", "-t", a.name))
+	if m == nil {
+		t.Fatalf("no link on the screen:\n%s", a.screen())
+	}
+	a.tmux("send-keys", "-t", a.name, "Enter")
+	a.waitScreen("You joined this room as alice")
+	b := startTmux(t, 100, 30, nil, bin, "chat", "--alias", "bob", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns", m[1])
+	b.waitScreen("You joined this room as bob", "alice")
+	a.waitPane("bob joined")
+	b.typeLine("hello from bob <b>x</b>")
+	a.waitPane("<bob> hello from bob <b>x</b>")
+	a.typeLine("hi bob")
+	b.waitPane("<alice> hi bob")
+	b.typeLine("/kick alice")
+	b.waitPane("Only the room's owner can remove a member")
+	a.typeLine("/purge")
+	for _, p := range []*tmuxPane{a, b} {
+		if code := p.waitExit(); code != exitEnded {
+			t.Errorf("exit %d after the purge, want %d; screen:\n%s", code, exitEnded, p.screen())
+		}
+		if s := p.everything(); strings.Contains(s, "hello from bob") {
+			t.Errorf("a message is still on the screen or in the scrollback after the purge:\n%s", s)
 		}
 	}
 }
