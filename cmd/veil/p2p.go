@@ -97,6 +97,7 @@ func joinP2P(ctx context.Context, o joinOptions, link string, stdin io.Reader, s
 }
 
 const p2pHelp = `Usage: veil p2p create [flags]
+       veil p2p node [flags]     (veil p2p node --help)
 
 Creates a room that lives on its members' machines only: no server. It
 prints a p2p link (veil:p2p?peer=…#…) and an owner key, then stays up as the
@@ -116,6 +117,9 @@ Flags:
 `
 
 func p2pCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "node" {
+		return p2pNode(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "create" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 			fmt.Fprint(stderr, p2pHelp)
@@ -123,7 +127,7 @@ func p2pCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			fmt.Fprint(stderr, "\n"+exitCodesHelp)
 			return exitOK
 		}
-		fmt.Fprint(stderr, "Usage: veil p2p create [flags]   (veil p2p --help)\n")
+		fmt.Fprint(stderr, "Usage: veil p2p create [flags]   (veil p2p --help)\n       veil p2p node [flags]\n")
 		return exitUsage
 	}
 	f := p2pCreateFlags(stderr)
@@ -233,4 +237,56 @@ func p2pCreateFlags(stderr io.Writer) *p2pCreate {
 		fmt.Fprint(stderr, "\n"+exitCodesHelp)
 	}
 	return f
+}
+
+const p2pNodeHelp = `Usage: veil p2p node [flags]
+
+Runs a veil peer that is in no room: a node of veil's DHT that peers of any
+room can start from (--bootstrap) to find each other across networks. Run
+it where members can reach it (a public address, or a forwarded port with
+--listen). It prints its addresses, one per line, for --bootstrap, and
+stays up until interrupted. It reads no message: it learns which peers
+advertise which rendezvous (hashes that name no room) and their addresses.
+
+Flags:
+`
+
+// p2pNode runs a DHT node in no room.
+func p2pNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("veil p2p node", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o p2pOptions
+	o.register(fs)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, p2pNodeHelp)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "veil p2p node: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	if o.noMDNS {
+		fmt.Fprintln(stderr, "veil p2p node: --no-mdns: a node in no room does not use mDNS")
+		return exitUsage
+	}
+	p2p.Quiet()
+	opts := o.options(0)
+	n, err := p2p.New(ctx, p2p.Config{Listen: opts.Listen, Bootstrap: opts.Bootstrap})
+	if err != nil {
+		fmt.Fprintf(stderr, "veil p2p node: %v\n", err)
+		return exitFailure
+	}
+	defer n.Close()
+	for _, a := range n.Host.Addrs() {
+		fmt.Fprintf(stdout, "%s/p2p/%s\n", a, n.Host.ID())
+	}
+	fmt.Fprintln(stderr, "This node stays up until interrupted; give members one of its addresses for --bootstrap.")
+	<-ctx.Done()
+	return exitOK
 }

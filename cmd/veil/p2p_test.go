@@ -159,3 +159,53 @@ func TestP2PChatInTmux(t *testing.T) {
 		}
 	}
 }
+
+// veil p2p node runs a DHT node in no room: peers that know only its
+// address (a link without peers) find the room's creator through it.
+func TestP2PNodeBootstrap(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb vtest.SafeBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"p2p", "node", "--listen", "/ip4/127.0.0.1/tcp/0"}, strings.NewReader(""), &out, &errb)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("veil p2p node exited %d: %s", code, errb.String())
+		}
+	})
+	vtest.Poll(t, "veil p2p node to print its address", func() bool { return strings.Contains(out.String(), "\n") })
+	node := strings.TrimSpace(strings.Split(out.String(), "\n")[0])
+	if _, err := p2p.ParsePeers([]string{node}); err != nil {
+		t.Fatalf("veil p2p node printed %q: %v", out.String(), err)
+	}
+
+	link, _, _ := startP2P(t, "--bootstrap", node)
+	l, err := p2p.ParseLink(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Peers = nil // the room is found through the node alone
+	bare := l.String()
+	flags := append(append([]string{}, p2pFlags...), "--bootstrap", node)
+	boot, _ := p2p.ParsePeers([]string{node})
+	c, r, err := p2p.Join(t.Context(), l, p2p.Options{Listen: []string{"/ip4/127.0.0.1/tcp/0"}, NoMDNS: true, Bootstrap: boot, Wait: 20 * time.Second}, client.Config{Alias: "watch"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	go func() {
+		for range c.Events() {
+		}
+	}()
+	if r.Members() != 1 {
+		t.Fatalf("a peer that knows only the node found %d members, want the creator", r.Members())
+	}
+	ear := startListen(t, nil, append(flags, "--alias", "ear", bare)...)
+	vtest.Poll(t, "the listener to join", func() bool { _, err := c.Member("ear"); return err == nil })
+	if code, _, errs := cli(t, "", append(append([]string{"send"}, flags...), "--alias", "far", bare, "found you")...); code != 0 {
+		t.Fatalf("send through the node = %d: %s", code, errs)
+	}
+	ear.expect(t, "message", "found you")
+}

@@ -15,6 +15,7 @@ Usage:
   veil send [flags] LINK TEXT   send one message (TEXT "-" reads standard input)
   veil listen [flags] LINK      print the room's events as JSON lines
   veil p2p create [flags]       create a room with no server and stay up as its first peer
+  veil p2p node [flags]         run a peer in no room, for peers to start from across networks
   veil bench [flags]            load a server with real protocol clients and report
   veil bench-baseline [flags]   run a minimal broadcast relay, a yardstick for benchmarks
   veil help [command]           show help
