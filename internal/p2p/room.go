@@ -239,12 +239,6 @@ func (r *Room) Addrs() peer.AddrInfo {
 	return peer.AddrInfo{ID: r.node.Host.ID(), Addrs: r.node.Host.Addrs()}
 }
 
-// Node returns the peer's host.
-func (r *Room) Node() *Node { return r.node }
-
-// Done is closed when the room ends for this peer.
-func (r *Room) Done() <-chan struct{} { return r.done }
-
 // Read returns the next frame for the client.
 func (r *Room) Read(ctx context.Context) ([]byte, error) {
 	for {
