@@ -33,6 +33,9 @@ const (
 	keyWait    = 2 * time.Second        // a message whose sender key has not come is given up for lost
 )
 
+// errPurged ends the room for a peer that purged it or took in a purge.
+var errPurged = &client.CloseError{Code: protocol.ClosePurged, Reason: "room purged"}
+
 // Bounds on what a peer keeps for others.
 const (
 	holdPerSender = 64
@@ -307,7 +310,7 @@ func (r *Room) Write(ctx context.Context, frame []byte) error {
 	case protocol.Join:
 		return r.join(f)
 	case protocol.Envelope:
-		return r.envelopeOut(ctx, frame, f)
+		return r.envelopeOut(ctx, f)
 	case protocol.Logout:
 		r.say(ctx, notice{Kind: msgBye, Arg: uint32(protocol.LeftLoggedOut)}, r.id.Ed)
 		r.end(&client.CloseError{Code: protocol.CloseNormal, Reason: "logged out"}, linger)
@@ -359,7 +362,7 @@ func (r *Room) join(j protocol.Join) error {
 }
 
 // envelopeOut publishes one of our client's envelopes.
-func (r *Room) envelopeOut(ctx context.Context, frame []byte, f protocol.Envelope) error {
+func (r *Room) envelopeOut(ctx context.Context, f protocol.Envelope) error {
 	r.mu.Lock()
 	self := r.session
 	if f.Header.Kind == protocol.KindHello && f.Header.Sender == self {
@@ -370,16 +373,17 @@ func (r *Room) envelopeOut(ctx context.Context, frame []byte, f protocol.Envelop
 		return errors.New("p2p: an envelope that is not this session's")
 	}
 	// The count and the publishing go together, so that the counts go
-	// out in order (file chunks are written beside other frames).
-	if err := r.pace.WaitN(ctx, min(len(frame), r.pace.Burst())); err != nil {
-		return err
-	}
+	// out in order (file chunks are written beside other frames); a count
+	// that did not go out is used again.
 	r.pubMu.Lock()
 	r.sent++
-	err := r.topic.Publish(ctx, envelopeMessage(r.sent, f.Body()))
+	err := r.publish(ctx, envelopeMessage(r.sent, f.Body()))
+	if err != nil {
+		r.sent--
+	}
 	r.pubMu.Unlock()
 	if err != nil {
-		return fmt.Errorf("p2p publish: %w", err)
+		return err
 	}
 	if f.Header.Kind == protocol.KindHello {
 		r.sayAlive(ctx, 0)
@@ -444,7 +448,7 @@ func (r *Room) purge(ctx context.Context, f protocol.Purge) error {
 	if err := r.say(ctx, notice{Kind: msgPurge, Arg: byOwner}, key); err != nil {
 		return err
 	}
-	r.end(&client.CloseError{Code: protocol.ClosePurged, Reason: "room purged"}, linger)
+	r.end(errPurged, linger)
 	return nil
 }
 
@@ -506,18 +510,27 @@ func (r *Room) readTopic(ctx context.Context) {
 			out, then = r.messageLocked(m.Data, time.Now())
 		}
 		r.mu.Unlock()
-		for _, f := range then {
-			f(ctx)
-		}
-		for _, b := range out {
-			select {
-			case r.in <- b:
-			case <-r.done:
-			case <-ctx.Done():
-				return
-			}
+		if !r.pass(ctx, out, then) {
+			return
 		}
 	}
+}
+
+// pass does what taking messages in left to do once the lock is let go,
+// then hands out's frames to the client. It reports false once ctx ends.
+func (r *Room) pass(ctx context.Context, out [][]byte, then []func(context.Context)) bool {
+	for _, f := range then {
+		f(ctx)
+	}
+	for _, b := range out {
+		select {
+		case r.in <- b:
+		case <-r.done:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
 }
 
 // messageLocked takes in a topic message. It returns frames for the
@@ -780,9 +793,9 @@ func (r *Room) noticeLocked(data []byte, n notice, now time.Time) ([][]byte, []f
 		}
 		return out, then
 	}
-	if n.Kind == msgPurge && n.Arg == 1 {
-		if n.verify(r.keys.RID, r.link.Owner) {
-			go r.end(&client.CloseError{Code: protocol.ClosePurged, Reason: "room purged"}, linger)
+	if n.Kind == msgPurge && (n.Arg == 1 || r.members[n.Session] != nil) {
+		if r.purgeValidLocked(n) {
+			go r.end(errPurged, linger)
 		}
 		return nil, nil
 	}
@@ -804,10 +817,6 @@ func (r *Room) noticeLocked(data []byte, n notice, now time.Time) ([][]byte, []f
 			if n.Arg == uint32(protocol.LeftLoggedOut) {
 				pm.reason = protocol.LeftLoggedOut
 			}
-		}
-	case msgPurge:
-		if r.link.Policy == protocol.PolicyAnyone {
-			go r.end(&client.CloseError{Code: protocol.ClosePurged, Reason: "room purged"}, linger)
 		}
 	case msgKeyReq:
 		if n.To != r.session || now.Sub(r.answered[n.Session]) < time.Second || r.rekey == nil {
@@ -979,19 +988,11 @@ func (r *Room) tick(ctx context.Context) {
 				}
 			}
 			r.mu.Unlock()
-			for _, f := range then {
-				f(ctx)
-			}
 			if due {
 				r.sayAlive(ctx, 0)
 			}
-			for _, b := range out {
-				select {
-				case r.in <- b:
-				case <-r.done:
-				case <-ctx.Done():
-					return
-				}
+			if !r.pass(ctx, out, then) {
+				return
 			}
 		}
 	}
